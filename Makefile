@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+OUT    ?= out/simulate
+
+.PHONY: run test lint bench install clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[rl,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install  ## the main job on embedded defaults
+	$(VENV)/bin/skyroute simulate --trace default --policy all --out $(OUT)
+
+test: install  ## lint, type-check and the whole test suite
+	bash scripts/services.sh
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -n 2 tests
+
+bench: install  ## measured figures for docs/benchmarks.md
+	taskset -c 0 $(PY) benchmarks/bench_simulator.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

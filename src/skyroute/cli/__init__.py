@@ -1,0 +1,1 @@
+"""The ``skyroute`` command line: thin wrappers over library calls."""

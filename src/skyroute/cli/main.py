@@ -1,0 +1,36 @@
+"""Entry point of the ``skyroute`` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from skyroute import __version__
+from skyroute.cli import catalog, simulate, trace
+from skyroute.cli._common import configure_logging
+
+app = typer.Typer(
+    name="skyroute",
+    help="Decide where cloud workloads should run: provider, region, memory, platform, purchase.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(catalog.app, name="catalog")
+app.add_typer(trace.app, name="trace")
+app.command("simulate")(simulate.simulate)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"skyroute {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """SkyRoute command line."""
+    configure_logging(debug)

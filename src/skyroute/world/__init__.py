@@ -1,0 +1,1 @@
+"""The world model: catalog data, traces, placement space, simulator, policies, environments."""

@@ -1,0 +1,114 @@
+"""Load the shipped catalog once, validated, as one read-only object of tables.
+
+Tables keep the source CSVs' column names so that every number can be traced back to the file
+(and from there, through the folder's SOURCE.md, to its origin). Lookups over them are pure
+functions in :mod:`skyroute.world.catalog.latency`, :mod:`~skyroute.world.catalog.carbon` and
+the provider modules.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from skyroute.errors import CatalogError, UnknownNameError
+from skyroute.world.catalog.schema import TABLES, read_table
+
+#: Where the shipped CSVs live inside the package.
+DATA_DIR = Path(__file__).parent / "data"
+
+PROVIDERS = ("aws", "azure", "gcp")
+
+
+@dataclass(frozen=True, eq=False)
+class Catalog:
+    """Every table of the world model (see ``schema.TABLES`` for files and columns).
+
+    Compared and hashed by identity, so lookups can cache per loaded catalog.
+    """
+
+    data_dir: Path
+    regions: pd.DataFrame
+    region_overrides: pd.DataFrame
+    serverless_prices: pd.DataFrame
+    gcp_tiers: pd.DataFrame
+    gcp_memory_ghz: pd.DataFrame
+    fargate_prices: pd.DataFrame
+    vm_prices: pd.DataFrame
+    carbon_gcp_yearly: pd.DataFrame
+    carbon_ccf: pd.DataFrame
+    carbon_us_hourly: pd.DataFrame
+    us_ba_map: pd.DataFrame
+    rtt_aws: pd.DataFrame
+    rtt_azure: pd.DataFrame
+    coldstart_aws: pd.DataFrame
+    coldstart_shilkov: pd.DataFrame
+    coldstart_idle: pd.DataFrame
+    spot_advisor: pd.DataFrame
+    spot_availability: pd.DataFrame
+
+    def source_of(self, table: str) -> Path:
+        """The CSV file a table was read from."""
+        return self.data_dir / TABLES[table].path
+
+
+@functools.lru_cache(maxsize=4)
+def load_catalog(data_dir: Path | None = None) -> Catalog:
+    """Read and validate every table (cached: the catalog is loaded once per process)."""
+    root = Path(data_dir) if data_dir is not None else DATA_DIR
+    tables = {name: read_table(root, spec) for name, spec in TABLES.items()}
+    tables["regions"] = _with_overrides(tables["regions"], tables["region_overrides"])
+    return Catalog(data_dir=root, **tables)
+
+
+def _with_overrides(regions: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """Apply documented coordinate corrections, keeping the source's values beside them.
+
+    The source leaves a few regions at (0, 0); ``region_coordinates_overrides.csv`` corrects
+    them. The original values stay in ``lat_source``/``lon_source`` and ``coordinates_basis``
+    says which rows were corrected. Any (0, 0) left afterwards is an error.
+    """
+    out = regions.assign(
+        lat_source=regions["lat"], lon_source=regions["lon"], coordinates_basis="source"
+    )
+    for _, fix in overrides.iterrows():
+        rows = (out["provider"] == fix["provider"]) & (out["region"] == fix["region"])
+        out.loc[rows, ["lat", "lon"]] = [fix["lat"], fix["lon"]]
+        out.loc[rows, "coordinates_basis"] = f"override: {fix['reason']}"
+    unset = out[(out["lat"] == 0.0) & (out["lon"] == 0.0)]
+    if len(unset):
+        first = unset.iloc[0]
+        raise CatalogError(
+            f"{TABLES['regions'].path}: {first['provider']}:{first['region']} has no coordinates "
+            "(lat = lon = 0)",
+            f"add the region to {TABLES['region_overrides'].path}",
+        )
+    return out
+
+
+def region_ids(catalog: Catalog) -> tuple[str, ...]:
+    """Every known region as ``"<provider>:<region>"``, e.g. ``"gcp:europe-west1"``."""
+    frame = catalog.regions
+    return tuple(f"{p}:{r}" for p, r in zip(frame["provider"], frame["region"], strict=True))
+
+
+def parse_region_id(catalog: Catalog, region_id: str) -> tuple[str, str]:
+    """Split ``"aws:us-east-1"`` into (provider, region); unknown ids get a "did you mean"."""
+    provider, sep, region = region_id.partition(":")
+    if not sep or provider not in PROVIDERS:
+        raise UnknownNameError("region", region_id, region_ids(catalog))
+    known = region_ids(catalog)
+    if region_id not in known:
+        raise UnknownNameError("region", region_id, known)
+    return provider, region
+
+
+def coordinates(catalog: Catalog, region_id: str) -> tuple[float, float]:
+    """(latitude, longitude) of a region, in degrees."""
+    provider, region = parse_region_id(catalog, region_id)
+    frame = catalog.regions
+    row = frame[(frame["provider"] == provider) & (frame["region"] == region)].iloc[0]
+    return float(row["lat"]), float(row["lon"])

@@ -1,0 +1,86 @@
+"""Run several policies over one trace and collect what a report needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from skyroute.world.metrics import PolicyMetrics, hourly, placement_mix, summarise
+from skyroute.world.model import World
+from skyroute.world.objective import Objective
+from skyroute.world.policies import POLICIES, make_policy
+from skyroute.world.simulator import simulate
+from skyroute.world.traces.schema import Trace
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Metrics, hourly series and provider mix per policy, plus the trace summary."""
+
+    trace: dict[str, Any]
+    metrics: dict[str, PolicyMetrics]
+    hourly: dict[str, dict[str, list[float]]]
+    mix: dict[str, dict[str, float]]
+    notes: list[str]
+
+
+def resolve_policies(spec: str) -> list[str]:
+    """``all`` or a comma-separated list of registered names ("did you mean" on typos)."""
+    if spec.strip() == "all":
+        return POLICIES.names()
+    return [POLICIES.check(name.strip()) for name in spec.split(",") if name.strip()]
+
+
+def compare(
+    trace: Trace,
+    trace_spec: str,
+    names: Sequence[str],
+    world: World,
+    objective: Objective,
+    seed: int,
+    on_policy: Callable[[str], None] = lambda name: None,
+) -> Comparison:
+    """Simulate every named policy on ``trace`` with the same draws."""
+    metrics: dict[str, PolicyMetrics] = {}
+    series: dict[str, dict[str, list[float]]] = {}
+    mix: dict[str, dict[str, float]] = {}
+    for name in names:
+        on_policy(name)
+        result = simulate(trace, make_policy(name), world, objective, seed)
+        metrics[name] = summarise(result)
+        series[name] = hourly(result, trace.timestamp_s)
+        mix[name] = placement_mix(world.providers, world.placements.provider[result.placement])
+    info = {
+        "spec": trace_spec,
+        "invocations": len(trace),
+        "functions": trace.n_functions,
+        "hours": round(trace.duration_hours, 6),
+        "start": trace.start,
+        "seed": seed,
+        "origins": list(trace.origin_names),
+    }
+    notes = [
+        f"Reference placement: {world.config.reference.label()}.",
+        "The oracle's figures are a hindsight lower bound (see docs/world-model.md), not a replay.",
+    ]
+    return Comparison(info, metrics, series, mix, notes)
+
+
+def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective) -> None:
+    """metrics.json, report.md and the plots, into ``out_dir``."""
+    from skyroute.report.simulation import write_markdown, write_metrics, write_plots
+
+    extra = {
+        "objective": {
+            "cost": objective.cost,
+            "latency": objective.latency,
+            "carbon": objective.carbon,
+            "error_penalty": objective.error_penalty,
+        },
+        "placement_mix": comparison.mix,
+    }
+    write_metrics(out_dir, comparison.trace, comparison.metrics, extra)
+    write_markdown(out_dir, comparison.trace, comparison.metrics, comparison.mix, comparison.notes)
+    write_plots(out_dir, comparison.metrics, comparison.hourly)
