@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import shutil
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -12,7 +13,8 @@ from rich.console import Console
 
 from skyroute.errors import SkyRouteError
 
-console = Console()
+# Wide enough for the policy table when output is piped (Rich would fall back to 80 columns).
+console = Console(width=max(shutil.get_terminal_size((120, 24)).columns, 100))
 err_console = Console(stderr=True)
 
 P = ParamSpec("P")

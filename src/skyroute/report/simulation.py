@@ -42,8 +42,9 @@ def write_markdown(
         f"{trace_info['functions']:,} functions over {trace_info['hours']:.1f} h "
         f"(seed {trace_info['seed']}).",
         "",
-        "Objective: weighted, normalised per invocation by the reference placement "
-        "(1.0 = as good as the reference; lower is better).",
+        "Objective: weighted cost, mean latency and carbon, each relative to the reference "
+        "placement running the whole trace, plus a penalty per error (1.0 = as good as the "
+        "reference; lower is better; weights under Notes).",
         "",
         "| policy | objective | cost (USD) | mean latency (ms) | p95 (ms) | p99 (ms) "
         "| carbon (g) | cold starts | errors | aws / azure / gcp |",

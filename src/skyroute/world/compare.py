@@ -82,5 +82,10 @@ def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective
         "placement_mix": comparison.mix,
     }
     write_metrics(out_dir, comparison.trace, comparison.metrics, extra)
-    write_markdown(out_dir, comparison.trace, comparison.metrics, comparison.mix, comparison.notes)
+    weights = (
+        f"Objective weights: cost {objective.cost}, latency {objective.latency}, carbon "
+        f"{objective.carbon}; error penalty {objective.error_penalty}."
+    )
+    notes = [weights, *comparison.notes]
+    write_markdown(out_dir, comparison.trace, comparison.metrics, comparison.mix, notes)
     write_plots(out_dir, comparison.metrics, comparison.hourly)

@@ -207,7 +207,7 @@ def _checked(path: Path, frame: pd.DataFrame, name: str, column: Column) -> pd.S
     if column.required and blank.any():
         line = int(np.flatnonzero(blank)[0]) + 2  # header is line 1
         raise CatalogError(
-            f"{path}:{line}: column '{name}' is empty",
+            f"{path}, line {line}: column '{name}' is empty",
             "every row needs a value in this column",
         )
     if column.kind == "str":
@@ -217,7 +217,7 @@ def _checked(path: Path, frame: pd.DataFrame, name: str, column: Column) -> pd.S
     if broken.any():
         row = int(np.flatnonzero(broken)[0])
         raise CatalogError(
-            f"{path}:{row + 2}: column '{name}' holds {text.iloc[row]!r}, not a number",
+            f"{path}, line {row + 2}: column '{name}' holds {text.iloc[row]!r}, not a number",
             "write a plain number (e.g. 0.0000166667)",
         )
     if column.minimum is not None:
@@ -225,7 +225,8 @@ def _checked(path: Path, frame: pd.DataFrame, name: str, column: Column) -> pd.S
         if low.any():
             row = int(np.flatnonzero(low)[0])
             raise CatalogError(
-                f"{path}:{row + 2}: column '{name}' is {text.iloc[row]}, below {column.minimum:g}",
+                f"{path}, line {row + 2}: column '{name}' is {text.iloc[row]}, "
+                f"below {column.minimum:g}",
                 "a value here cannot be negative or this small; check the source",
             )
     if column.kind == "int":
