@@ -1,0 +1,116 @@
+"""The tactical environment: where (region) and how big (memory) within one provider.
+
+Also home of :class:`TraceEnv`, the episode logic shared with the strategic env: an episode is
+``episode_length`` consecutive requests of the trace from a seeded random offset (wrapping at
+the end of the trace). Requests do not depend on earlier actions, so each step is a contextual
+bandit decision; the episode ends by truncation, never termination.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+from numpy.typing import NDArray
+
+from skyroute.errors import ConfigError
+from skyroute.world.envs import dynamics as dyn
+from skyroute.world.model import World
+from skyroute.world.objective import Objective
+from skyroute.world.traces.schema import Trace
+
+Obs = NDArray[np.float32]
+
+
+class TraceEnv(gymnasium.Env[Obs, np.int64]):
+    """One trace request per step; subclasses say what is observed and what an action costs."""
+
+    def __init__(
+        self, data: dyn.EnvData, n_actions: int, n_features: int, episode_length: int
+    ) -> None:
+        if episode_length < 1:
+            raise ConfigError(
+                f"episode_length={episode_length} is impossible", "use at least one step"
+            )
+        self.metadata = {"render_modes": []}
+        self.data = data
+        self.episode_length = episode_length
+        self.action_space = spaces.Discrete(n_actions)
+        self.observation_space = spaces.Box(
+            -dyn.LIMIT, dyn.LIMIT, shape=(n_features,), dtype=np.float32
+        )
+        self._offset: int | None = None
+        self._t = 0
+
+    # The two methods below take a batch of rows so the vector env can call them too.
+    def observe(self, rows: dyn.Int) -> NDArray[np.float32]:
+        """Observations of trace ``rows``: [B, n_features]."""
+        raise NotImplementedError
+
+    def outcome_of(self, rows: dyn.Int, actions: dyn.Int) -> tuple[dyn.Array, dyn.Int]:
+        """(reward, placement index) of ``actions`` on trace ``rows``: [B] each."""
+        raise NotImplementedError
+
+    def _rows(self) -> dyn.Int:
+        if self._offset is None:
+            raise gymnasium.error.ResetNeeded("call reset() before step()")
+        return dyn.rows_at(np.array([self._offset]), np.array([self._t]), self.data.n_rows)
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Obs, dict[str, Any]]:
+        """Start at a random trace row drawn from ``np_random`` (seeded by ``seed``)."""
+        super().reset(seed=seed)
+        self._offset = int(self.np_random.integers(self.data.n_rows))
+        self._t = 0
+        return self.observe(self._rows())[0], {}
+
+    def step(self, action: np.int64 | int) -> tuple[Obs, float, bool, bool, dict[str, Any]]:
+        rows = self._rows()
+        if not self.action_space.contains(int(action)):
+            raise ValueError(f"action {action!r} is outside {self.action_space}")
+        reward, placement = self.outcome_of(rows, np.array([int(action)], dtype=np.int64))
+        self._t += 1
+        truncated = self._t >= self.episode_length
+        obs = self.observe(self._rows())[0]
+        return obs, float(reward[0]), False, truncated, {"placement": int(placement[0])}
+
+
+class TacticalEnv(TraceEnv):
+    """Pick one of 4 nearest regions x 6 memory sizes of ``provider`` (functions, on demand).
+
+    Action ``a`` = region rank ``a // 6`` (0 = nearest to the caller) and memory size
+    ``MEMORY_SIZES_MB[a % 6]``. The provider is fixed per env (the strategic env chooses it);
+    containers and spot purchase are out of this env's scope.
+    """
+
+    def __init__(
+        self,
+        trace: str | Trace = dyn.DEFAULT_TRACE,
+        world: World | None = None,
+        objective: Objective | None = None,
+        provider: str = "aws",
+        episode_length: int = 256,
+    ) -> None:
+        data = dyn.load_env_data(trace, world, objective)
+        self.provider = provider
+        self._provider = dyn.provider_index(data.world, provider)
+        n_features = len(dyn.REQUEST_FEATURES) + len(dyn.CANDIDATE_FEATURES) * data.n_actions
+        super().__init__(data, data.n_actions, n_features, episode_length)
+
+    def observe(self, rows: dyn.Int) -> NDArray[np.float32]:
+        return dyn.tactical_observation(self.data, rows, self._providers(rows))
+
+    def outcome_of(self, rows: dyn.Int, actions: dyn.Int) -> tuple[dyn.Array, dyn.Int]:
+        return dyn.tactical_step(self.data, rows, self._providers(rows), actions)
+
+    def _providers(self, rows: dyn.Int) -> dyn.Int:
+        return np.full(rows.shape, self._provider, dtype=np.int64)
+
+    def action_masks(self) -> NDArray[np.bool_]:
+        """True for actions that are exactly their region/memory (not a memory fallback)."""
+        row = self._rows()[0]
+        mask: NDArray[np.bool_] = self.data.exact[self.data.expected.origin[row], self._provider]
+        return mask.copy()
