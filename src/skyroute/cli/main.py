@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from skyroute import __version__
-from skyroute.cli import catalog, simulate, trace
+from skyroute.cli import bundle, catalog, serve, simulate, trace
 from skyroute.cli._common import configure_logging
 
 app = typer.Typer(
@@ -16,7 +16,9 @@ app = typer.Typer(
 )
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(trace.app, name="trace")
+app.add_typer(bundle.app, name="bundle")
 app.command("simulate")(simulate.simulate)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:
@@ -34,3 +36,7 @@ def main(
 ) -> None:
     """SkyRoute command line."""
     configure_logging(debug)
+
+
+if __name__ == "__main__":
+    app()

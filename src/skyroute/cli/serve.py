@@ -1,0 +1,46 @@
+"""`skyroute serve`: run the decision server (uvicorn, settings from the environment)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from skyroute.cli._common import console, handle_errors
+
+#: Seconds uvicorn waits for in-flight requests on shutdown before closing connections.
+DRAIN_SECONDS = 30
+
+
+@handle_errors
+def serve(
+    host: str | None = typer.Option(None, "--host", help="Bind address (ML_SERVER_HOST)."),
+    port: int | None = typer.Option(None, "--port", help="Port (ML_SERVER_PORT)."),
+    workers: int | None = typer.Option(None, "--workers", help="Processes (ML_SERVER_WORKERS)."),
+) -> None:
+    """Serve placement decisions over HTTP; see docs/serve.md for the settings."""
+    import uvicorn
+
+    from skyroute.serve.db import make_engine, migrate
+    from skyroute.serve.settings import Settings
+
+    settings = Settings.from_env()
+    engine = make_engine(settings.db_url)
+    migrate(engine)  # once, here, so that workers never race to create the schema
+    engine.dispose()
+    os.environ["SKYROUTE_MIGRATED"] = "1"
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(
+        f"SkyRoute decision server on http://{bind_host}:{bind_port} "
+        f"(database {settings.db_url.split('://')[0]}, engine "
+        f"{settings.engine_active or 'none selected'}; API docs at /docs)"
+    )
+    uvicorn.run(
+        "skyroute.serve.app:app_from_env",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers or settings.workers,
+        timeout_graceful_shutdown=DRAIN_SECONDS,
+        log_level="info",
+    )

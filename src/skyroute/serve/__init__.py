@@ -1,0 +1,1 @@
+"""The inference-only decision server: models, engines, decisions, tenants (docs/serve.md)."""

@@ -1,0 +1,88 @@
+"""The FastAPI app factory: ``create_app()`` is what uvicorn runs (``skyroute serve``).
+
+One app per process; several worker processes share state only through the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from skyroute import __version__
+from skyroute.serve import errors
+from skyroute.serve.db import make_engine, migrate, session_factory
+from skyroute.serve.metrics import Metrics
+from skyroute.serve.settings import Settings
+from skyroute.serve.state import AppState, server_world
+
+UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
+    from skyroute.serve.routes import admin, decide, engines, health, models
+
+    settings = settings or Settings.from_env()
+    db = make_engine(settings.db_url)
+    if run_migrations:
+        migrate(db)
+    state = AppState(
+        settings=settings,
+        db=db,
+        sessions=session_factory(db),
+        world=server_world(),
+        metrics=Metrics.create(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.close()
+
+    app = FastAPI(
+        title="SkyRoute decision server",
+        version=__version__,
+        description="Inference-only placement decisions: models, engines, A/B, tenants.",
+        lifespan=lifespan,
+    )
+    app.state.skyroute = state
+    errors.install(app)
+    for router in (health.router, admin.router, models.router, engines.router, decide.router):
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def limits_and_metrics(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        limit = (
+            settings.max_upload_mb << 20
+            if request.url.path in UPLOAD_PATHS
+            else settings.max_request_kb << 10
+        )
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return JSONResponse(
+                errors.body("too_large", f"request body above {limit} bytes", "send less"),
+                status_code=413,
+            )
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        state.metrics.request_seconds.labels(
+            request.method, template, str(response.status_code)
+        ).observe(time.perf_counter() - start)
+        return response
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Entry point for ``uvicorn --factory`` workers (migrations ran in the parent)."""
+    import os
+
+    return create_app(run_migrations=os.environ.get("SKYROUTE_MIGRATED") != "1")

@@ -1,0 +1,145 @@
+"""``/api/v1/ml/models``: upload, list, activate, split, inspect, download and delete bundles."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from fastapi.responses import StreamingResponse
+from sqlalchemy import select
+
+from skyroute.serve import registry
+from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
+from skyroute.serve.schemas import ActivateIn, ModelRow, SplitIn
+from skyroute.serve.tables import ModelVersion
+from skyroute.serve.uploads import store_bundle
+
+router = APIRouter(prefix="/api/v1/ml/models", tags=["models"])
+
+
+@router.post("/upload", status_code=201)
+def upload(
+    state: StateDep,
+    session: SessionDep,
+    tenant: TenantDep,
+    file: Annotated[UploadFile, File(description="The bundle as a .zip")],
+    name: Annotated[str, Form(description="The model's name (its model_id)")],
+    version: Annotated[str, Form()],
+    trained_until: Annotated[str | None, Form(description="ISO date; default: bundle's")] = None,
+) -> dict[str, Any]:
+    """Verify and store a bundle; it serves nothing until activated."""
+    row = store_bundle(session, state.settings, tenant, name, version, trained_until, file.file)
+    return {
+        "model_id": row.model_id,
+        "version": row.version,
+        "kind": row.kind,
+        "unsafe": row.unsafe,
+        "sha256": row.sha256,
+    }
+
+
+@router.get("/list", response_model=list[ModelRow])
+def list_models(session: SessionDep, tenant: TenantDep) -> list[ModelRow]:
+    rows = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.tenant_id == tenant)
+        .order_by(ModelVersion.model_id, ModelVersion.uploaded_at)
+    ).all()
+    splits: dict[str, dict[str, float]] = {}
+    out = []
+    for r in rows:
+        if r.model_id not in splits:
+            splits[r.model_id] = dict(registry.current_split(session, tenant, r.model_id))
+        weight = splits[r.model_id].get(r.version, 0.0)
+        out.append(
+            ModelRow(
+                model_id=r.model_id,
+                name=r.model_id,
+                version=r.version,
+                kind=r.kind,
+                trained_until=r.trained_until,
+                uploaded_at=r.uploaded_at.isoformat(),
+                active=weight > 0,
+                weight=weight,
+                unsafe=r.unsafe,
+            )
+        )
+    return out
+
+
+@router.post("/activate")
+def activate(body: ActivateIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """Serve all of ``model_id``'s traffic with ``version`` (ends any split)."""
+    registry.set_split(session, tenant, body.model_id, [(body.version, 1.0)])
+    return {
+        "model_id": body.model_id,
+        "split": registry.current_split(session, tenant, body.model_id),
+    }
+
+
+@router.post("/split")
+def split(body: SplitIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """A/B: share ``model_id``'s traffic between versions by weight, sticky per caller key."""
+    registry.set_split(
+        session, tenant, body.model_id, [(v.version, v.weight) for v in body.versions]
+    )
+    return {
+        "model_id": body.model_id,
+        "split": registry.current_split(session, tenant, body.model_id),
+    }
+
+
+@router.get("/{model_id}")
+def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """Every version's manifest (metrics, features, training parameters) and the history."""
+    rows = registry.versions_of(session, tenant, model_id)
+    current = dict(registry.current_split(session, tenant, model_id))
+    return {
+        "model_id": model_id,
+        "versions": [
+            {
+                "version": r.version,
+                "kind": r.kind,
+                "format": r.format,
+                "trained_until": r.trained_until,
+                "uploaded_at": r.uploaded_at.isoformat(),
+                "unsafe": r.unsafe,
+                "weight": current.get(r.version, 0.0),
+                "sha256": r.sha256,
+                "manifest": r.manifest,
+            }
+            for r in rows
+        ],
+        "history": registry.history(session, tenant, model_id),
+    }
+
+
+@router.get("/{model_id}/download")
+def download(model_id: str, version: str, session: SessionDep, tenant: TenantDep) -> Any:
+    """The stored bundle as a zip."""
+    row = registry.get_version(session, tenant, model_id, version)
+    buffer = io.BytesIO()
+    root = Path(row.path)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(root).as_posix())
+    buffer.seek(0)
+    filename = f"{model_id}-{version}.zip"
+    return StreamingResponse(
+        buffer,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.delete("/{model_id}")
+def remove(
+    model_id: str, session: SessionDep, tenant: TenantDep, version: str | None = None
+) -> dict[str, Any]:
+    """Delete every version of ``model_id`` (or just ``?version=``)."""
+    deleted = registry.delete_model(session, tenant, model_id, version)
+    return {"model_id": model_id, "deleted_versions": deleted}

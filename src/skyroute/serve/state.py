@@ -1,0 +1,59 @@
+"""What one server process holds: settings, database, world model, engine pool, metrics."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from skyroute.serve.metrics import Metrics
+from skyroute.serve.settings import Settings
+from skyroute.world.model import World
+
+if TYPE_CHECKING:
+    from skyroute.serve.engines.sandbox import EnginePool
+
+
+@functools.lru_cache(maxsize=1)
+def server_world() -> World:
+    """The world model decisions are made in: core regions, every catalog region as a caller."""
+    from skyroute.world.catalog.loader import load_catalog, region_ids
+    from skyroute.world.model import build_world
+
+    catalog = load_catalog()
+    return build_world(catalog, origins=list(region_ids(catalog)))
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Engine
+    sessions: sessionmaker[Session]
+    world: World
+    metrics: Metrics
+    predictors: dict[str, Any] = field(default_factory=dict)
+    _pool: EnginePool | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def pool(self) -> EnginePool:
+        """The sandboxed engine workers, started on first use."""
+        with self._lock:
+            if self._pool is None:
+                from skyroute.serve.engines.sandbox import EnginePool, Limits
+
+                self._pool = EnginePool(
+                    size=self.settings.engine_pool_size,
+                    limits=Limits(wall_seconds=self.settings.engine_timeout_s),
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+        self.db.dispose()

@@ -1,0 +1,129 @@
+"""Receiving a model bundle: stream, cap, unpack safely, verify, then make it visible.
+
+The bundle's files land in ``MODEL_UPLOAD_DIR/<tenant>/<model_id>/<version>`` only after the
+archive was unpacked and verified in a private staging directory; the database row that makes
+the version visible is written last. A failure at any step leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from skyroute.serve.auth import now
+from skyroute.serve.errors import ApiError
+from skyroute.serve.settings import Settings
+from skyroute.serve.tables import ModelVersion
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+CHUNK = 1 << 20
+
+
+def _check_name(field: str, value: str) -> None:
+    if not NAME.match(value) or ".." in value:
+        raise ApiError(
+            422,
+            "invalid_name",
+            f"{field} {value!r} is not allowed",
+            "use letters, digits, '.', '_' and '-' (at most 100 characters)",
+        )
+
+
+def _spool(source: BinaryIO, directory: Path, limit_bytes: int) -> tuple[Path, str]:
+    """Copy the upload to a private file, refusing it past ``limit_bytes``; (path, sha256)."""
+    fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".zip", dir=directory)
+    digest = hashlib.sha256()
+    size = 0
+    with os.fdopen(fd, "wb") as out:
+        while chunk := source.read(CHUNK):
+            size += len(chunk)
+            if size > limit_bytes:
+                out.close()
+                Path(name).unlink(missing_ok=True)
+                raise ApiError(
+                    413,
+                    "too_large",
+                    f"upload above {limit_bytes // (1 << 20)} MB",
+                    "raise SKYROUTE_MAX_UPLOAD_MB or ship a smaller bundle",
+                )
+            digest.update(chunk)
+            out.write(chunk)
+    return Path(name), digest.hexdigest()
+
+
+def store_bundle(
+    session: Session,
+    settings: Settings,
+    tenant_id: str,
+    model_id: str,
+    version: str,
+    trained_until: str | None,
+    source: BinaryIO,
+) -> ModelVersion:
+    """Verify and store an uploaded bundle zip as version ``version`` of ``model_id``."""
+    from skyroute.bundles import extract_bundle, read_bundle
+
+    _check_name("model name", model_id)
+    _check_name("version", version)
+    root = settings.model_upload_dir / tenant_id / model_id
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / version
+    if final.exists():
+        raise ApiError(409, "conflict", f"{model_id} {version} exists", "upload a new version")
+    archive, sha = _spool(source, root, settings.max_upload_mb << 20)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.staging-", dir=root))
+    try:
+        unpacked = extract_bundle(archive, staging / "bundle")
+        bundle = read_bundle(unpacked, allow_unsafe=settings.allow_unsafe_models)
+        manifest = bundle.manifest
+        trained = trained_until or manifest.trained_until
+        if trained_until and manifest.trained_until and trained_until != manifest.trained_until:
+            raise ApiError(
+                422,
+                "bundle_invalid",
+                f"trained_until {trained_until} differs from the bundle's {manifest.trained_until}",
+                "omit trained_until or send the bundle's value",
+            )
+        if not trained:
+            raise ApiError(
+                422, "bundle_invalid", "the model has no trained_until", "set it in bundle.json"
+            )
+        os.replace(unpacked, final)
+        try:
+            row = ModelVersion(
+                id=str(uuid.uuid4()),
+                tenant_id=tenant_id,
+                model_id=model_id,
+                version=version,
+                kind=manifest.kind,
+                format=manifest.format,
+                trained_until=str(trained),
+                uploaded_at=now(),
+                path=str(final.resolve()),
+                sha256=sha,
+                unsafe=bool(manifest.unsafe),
+                manifest=manifest.to_dict(),
+            )
+            session.add(row)
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            shutil.rmtree(final, ignore_errors=True)
+            if isinstance(exc, IntegrityError):
+                raise ApiError(
+                    409, "conflict", f"{model_id} {version} exists", "upload a new version"
+                ) from None
+            raise
+        return row
+    finally:
+        archive.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)

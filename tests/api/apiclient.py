@@ -1,0 +1,92 @@
+"""Helpers for API tests: a tenant-bound client and request bodies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi.testclient import TestClient
+
+ADMIN_TOKEN = "admin-secret-for-tests"
+
+
+@dataclass(frozen=True)
+class TenantClient:
+    """A client that sends one tenant's key with every request."""
+
+    client: TestClient
+    tenant_id: str
+    key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def get(self, url: str, **kw: object) -> object:
+        return self.client.get(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+
+    def post(self, url: str, **kw: object) -> object:
+        headers = {**self.headers, **kw.pop("headers", {})}  # type: ignore[dict-item]
+        return self.client.post(url, headers=headers, **kw)  # type: ignore[arg-type]
+
+    def delete(self, url: str, **kw: object) -> object:
+        return self.client.delete(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+
+
+def make_tenant(client: TestClient, name: str) -> TenantClient:
+    response = client.post(
+        "/api/v1/admin/tenants",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return TenantClient(client, body["tenant_id"], body["api_key"])
+
+
+def decide_body(**function: object) -> dict[str, object]:
+    profile = {
+        "id": "fn-1",
+        "duration_ms": 120.0,
+        "memory_mb": 180.0,
+        "payload_kb": 4.0,
+        "origin": "aws:eu-west-1",
+        "rate_per_min": 30.0,
+        **function,
+    }
+    return {"function": profile}
+
+
+class LiveServer:
+    """The app under a real uvicorn server in a thread, for tests that need real concurrency."""
+
+    def __init__(self, app: object) -> None:
+        import socket
+        import threading
+
+        import uvicorn
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")  # type: ignore[arg-type]
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)

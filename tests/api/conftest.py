@@ -1,0 +1,59 @@
+"""The real app on SQLite and on the PostgreSQL at 127.0.0.1:5432 (a fresh database per test)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from apiclient import ADMIN_TOKEN, TenantClient, make_tenant
+from fastapi.testclient import TestClient
+
+from skyroute.serve.app import create_app
+from skyroute.serve.settings import Settings
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'skyroute.db'}"
+        return
+    name = f"skyroute_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        model_upload_dir=tmp_path / "models",
+        engine_dir=tmp_path / "engines",
+        admin_token=ADMIN_TOKEN,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def tenant_a(client: TestClient) -> TenantClient:
+    return make_tenant(client, "alpha")
+
+
+@pytest.fixture
+def tenant_b(client: TestClient) -> TenantClient:
+    return make_tenant(client, "beta")

@@ -1,0 +1,98 @@
+"""Tiny real models written as bundles, shared by bundle and server tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from skyroute.bundles import write_bundle
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(200, 4)).astype(np.float32)
+Y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(np.int64)
+
+
+def _io(n_in: int, n_out: int) -> dict[str, Any]:
+    return {
+        "inputs": [{"name": "x", "shape": [-1, n_in]}],
+        "outputs": [{"name": "y", "shape": [-1, n_out]}],
+    }
+
+
+def mlp_bundle(
+    out: Path,
+    kind: str = "placement.strategic",
+    n_in: int = 4,
+    n_out: int = 3,
+    seed: int = 0,
+    version: str = "1",
+    bias: list[float] | None = None,
+) -> Path:
+    """A safetensors MLP; ``bias`` on the last layer steers which output wins."""
+    from safetensors.numpy import save_file
+
+    rng = np.random.default_rng(seed)
+    tensors = {
+        "layers.0.weight": rng.normal(size=(8, n_in)).astype(np.float32),
+        "layers.0.bias": np.zeros(8, dtype=np.float32),
+        "layers.1.weight": (0.01 * rng.normal(size=(n_out, 8))).astype(np.float32),
+        "layers.1.bias": np.asarray(bias or [0.0] * n_out, dtype=np.float32),
+    }
+    model = out.parent / f"{out.name}-model.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(model))
+    write_bundle(
+        out, name="mlp", version=version, kind=kind, format="safetensors",
+        trained_until="2026-10-31", model_file=model, **_io(n_in, n_out),
+    )  # fmt: skip
+    return out
+
+
+def onnx_bundle(out: Path) -> tuple[Path, Any]:
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression().fit(X, Y)
+    model = out.parent / "router.onnx"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.write_bytes(to_onnx(clf, X[:1], options={"zipmap": False}).SerializeToString())
+    write_bundle(
+        out, name="router", version="1", kind="router.platform", format="onnx",
+        trained_until="2026-10-31", model_file=model, **_io(4, 2),
+    )  # fmt: skip
+    return out, clf
+
+
+def xgboost_bundle(out: Path, suffix: str = "json") -> tuple[Path, Any]:
+    import xgboost as xgb
+
+    booster = xgb.train({"max_depth": 2, "nthread": 1}, xgb.DMatrix(X, label=X[:, 0]), 5)
+    model = out.parent / f"forecast.{suffix}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model))
+    fmt = "xgboost-json" if suffix == "json" else "xgboost-ubj"
+    write_bundle(
+        out, name="forecast", version="1", kind="forecast.load", format=fmt,
+        trained_until="2026-10-31", model_file=model, **_io(4, 1),
+    )  # fmt: skip
+    return out, booster
+
+
+def lightgbm_bundle(out: Path) -> tuple[Path, Any]:
+    import lightgbm as lgb
+
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5},
+        lgb.Dataset(X, label=Y),
+        num_boost_round=5,
+    )
+    model = out.parent / "spot.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(model))
+    write_bundle(
+        out, name="spot", version="1", kind="spot.interruption", format="lightgbm-text",
+        trained_until="2026-10-31", model_file=model, **_io(4, 1),
+    )  # fmt: skip
+    return out, booster
