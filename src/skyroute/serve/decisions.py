@@ -61,7 +61,7 @@ def _run_engine(
 
         return "hierarchical", ENGINE_VERSION, hierarchical(session, state, tenant_id, items)
     if engine_id == "rules":
-        from skyroute.serve.engines import builtin_rules
+        import skyroute.serve.engines.builtin_rules as builtin_rules
 
         source = _builtin_source(builtin_rules)
         return "rules", builtin_rules.VERSION, _sandboxed(state, source, "rules", config, items)
