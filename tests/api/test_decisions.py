@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apiclient import ADMIN_TOKEN, TenantClient, decide_body
 from fastapi.testclient import TestClient
+
+from apiclient import ADMIN_TOKEN, TenantClient, decide_body
 
 
 def _select(tenant: TenantClient, engine_id: str = "greedy") -> None:
@@ -90,6 +91,11 @@ def test_bad_requests_get_json_errors_with_codes(
         ({**decide_body(), "constraints": {"providers": ["azur"]}}, "unknown_name", "azure"),
         ({**decide_body(), "constraints": {"regions": ["aws:mars-1"]}}, "unknown_name", "region"),
         ({**decide_body(), "surprise": 1}, "invalid_request", "surprise"),
+        (
+            {**decide_body(), "constraints": {"providers": ["gcp"], "regions": ["aws:us-east-1"]}},
+            "config_invalid",
+            "constraints leave no placement",
+        ),
     ]
     for body, code, needle in cases:
         response: Any = tenant_a.post("/api/v1/ml/decide", json=body)
