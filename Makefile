@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out/simulate
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench bench-server install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ test: install  ## lint, type-check and the whole test suite
 
 bench: install  ## measured figures for docs/benchmarks.md
 	taskset -c 0 $(PY) benchmarks/bench_simulator.py
+
+bench-server: install  ## decision server throughput and latency (one worker)
+	$(PY) benchmarks/bench_server.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
