@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from apiclient import ADMIN_TOKEN, TenantClient, make_tenant
 from fastapi.testclient import TestClient
 
+from apiclient import ADMIN_TOKEN, TenantClient, make_tenant
 from skyroute.serve.app import create_app
 from skyroute.serve.settings import Settings
 

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from apiclient import ADMIN_TOKEN, make_tenant
 from fastapi.testclient import TestClient
 
+from apiclient import ADMIN_TOKEN, make_tenant
 from skyroute.serve.app import create_app
 from skyroute.serve.settings import Settings
 

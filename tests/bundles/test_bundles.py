@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bundlemaker import X, lightgbm_bundle, mlp_bundle, onnx_bundle, xgboost_bundle
 from typer.testing import CliRunner
 
+from bundlemaker import X, lightgbm_bundle, mlp_bundle, onnx_bundle, xgboost_bundle
 from skyroute.bundles import (
     BundleError,
     UnsafeBundleError,
