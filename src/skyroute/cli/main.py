@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from skyroute import __version__
-from skyroute.cli import bundle, catalog, serve, simulate, trace
+from skyroute.cli import bundle, catalog, serve, simulate, trace, train
 from skyroute.cli._common import configure_logging
 
 app = typer.Typer(
@@ -17,6 +17,8 @@ app = typer.Typer(
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(trace.app, name="trace")
 app.add_typer(bundle.app, name="bundle")
+app.add_typer(train.app, name="train")
+app.command("evaluate")(train.evaluate)
 app.command("simulate")(simulate.simulate)
 app.command("serve")(serve.serve)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +11,7 @@ from skyroute.world.metrics import PolicyMetrics, hourly, placement_mix, summari
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
 from skyroute.world.policies import POLICIES, make_policy
+from skyroute.world.policies.base import Policy
 from skyroute.world.simulator import simulate
 from skyroute.world.traces.schema import Trace
 
@@ -41,14 +42,17 @@ def compare(
     objective: Objective,
     seed: int,
     on_policy: Callable[[str], None] = lambda name: None,
+    extra: Mapping[str, Policy] | None = None,
 ) -> Comparison:
-    """Simulate every named policy on ``trace`` with the same draws."""
+    """Simulate every named policy (and the ``extra`` instances) on ``trace``, same draws."""
     metrics: dict[str, PolicyMetrics] = {}
     series: dict[str, dict[str, list[float]]] = {}
     mix: dict[str, dict[str, float]] = {}
-    for name in names:
+    policies: dict[str, Policy] = {name: make_policy(name) for name in names}
+    policies.update(extra or {})
+    for name, policy in policies.items():
         on_policy(name)
-        result = simulate(trace, make_policy(name), world, objective, seed)
+        result = simulate(trace, policy, world, objective, seed)
         metrics[name] = summarise(result)
         series[name] = hourly(result, trace.timestamp_s)
         mix[name] = placement_mix(world.providers, world.placements.provider[result.placement])

@@ -56,3 +56,21 @@ class Trace:
     @property
     def duration_hours(self) -> float:
         return float(self.timestamp_s[-1] / 3600.0) if len(self) else 0.0
+
+
+def time_slice(trace: Trace, start_s: float, stop_s: float) -> Trace:
+    """The invocations with ``start_s <= timestamp_s < stop_s`` (names and start kept)."""
+    from dataclasses import replace
+
+    keep = (trace.timestamp_s >= start_s) & (trace.timestamp_s < stop_s)
+    return replace(
+        trace,
+        function=trace.function[keep],
+        app=trace.app[keep],
+        timestamp_s=trace.timestamp_s[keep],
+        duration_ms=trace.duration_ms[keep],
+        memory_mb=trace.memory_mb[keep],
+        payload_kb=trace.payload_kb[keep],
+        origin=trace.origin[keep],
+        meta={**trace.meta, "slice_s": [start_s, stop_s]},
+    )

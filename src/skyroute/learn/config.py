@@ -1,0 +1,50 @@
+"""The typed configuration of ``skyroute train hierarchy``, validated and logged into bundles."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from skyroute.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class HierarchyConfig:
+    trace: str = "default"
+    seed: int = 0
+    #: Environment steps for the strategic DQN and the tactical PPO.
+    dqn_steps: int = 20_000
+    ppo_steps: int = 20_000
+    episode_length: int = 256
+    dqn_learning_rate: float = 5e-4
+    ppo_learning_rate: float = 3e-4
+    #: LSTM forecaster: 2 layers, 12-step windows, asymmetric loss.
+    lstm_hidden: int = 32
+    lstm_epochs: int = 15
+    lstm_learning_rate: float = 3e-3
+    window: int = 12
+    under_weight: float = 3.0
+    #: Share of the trace's hours (the last ones) held out for evaluation.
+    holdout_hours: float = 0.25
+
+    def __post_init__(self) -> None:
+        positive = {
+            "dqn_steps": self.dqn_steps,
+            "ppo_steps": self.ppo_steps,
+            "episode_length": self.episode_length,
+            "dqn_learning_rate": self.dqn_learning_rate,
+            "ppo_learning_rate": self.ppo_learning_rate,
+            "lstm_hidden": self.lstm_hidden,
+            "lstm_epochs": self.lstm_epochs,
+            "lstm_learning_rate": self.lstm_learning_rate,
+            "window": self.window,
+            "under_weight": self.under_weight,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ConfigError(f"{name}={value} is impossible", f"{name} must be positive")
+        if not 0.0 < self.holdout_hours < 1.0:
+            raise ConfigError(f"holdout_hours={self.holdout_hours} is not a share", "use e.g. 0.25")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,79 @@
+"""``hierarchical``: the three learned layers as one policy of the simulator's interface.
+
+Strategic scores pick the provider, tactical scores pick region × memory among the provider's
+24 candidates (the environments' action space), and the load forecast -- when given -- is not
+needed in replay (the simulator knows each function's rate from its profile). The same
+observations feed the server's ``hierarchical`` engine. Predictors are anything with
+``predict(x) -> scores`` (bundles loaded by :mod:`skyroute.bundles`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyroute.world.model import World
+from skyroute.world.objective import Objective, allowed_placements, with_trace_scale
+from skyroute.world.policies.base import Policy
+from skyroute.world.requests import Hindsight, Requests
+
+CHUNK = 8192
+
+
+class HierarchicalPolicy(Policy):
+    name = "hierarchical"
+
+    def __init__(self, strategic: Any | None, tactical: Any | None) -> None:
+        self.strategic = strategic
+        self.tactical = tactical
+
+    def decide(
+        self,
+        requests: Requests,
+        world: World,
+        objective: Objective,
+        hindsight: Hindsight | None = None,
+    ) -> NDArray[np.int64]:
+        from skyroute.world.envs.dynamics import (
+            EnvData,
+            candidate_table,
+            provider_summary,
+            strategic_observation,
+            tactical_candidates,
+            tactical_observation,
+        )
+
+        candidates, exact = candidate_table(world)
+        data = EnvData(
+            world=world,
+            objective=with_trace_scale(objective, requests.expected, world),
+            actual=requests.expected,
+            expected=requests.expected,
+            idle_s=requests.expected_idle_s,
+            candidates=candidates,
+            exact=exact,
+        )
+        allowed = allowed_placements(world, objective.constraints)
+        out = np.empty(len(requests), dtype=np.int64)
+        for start in range(0, len(requests), CHUNK):
+            rows = np.arange(start, min(start + CHUNK, len(requests)), dtype=np.int64)
+            best, summary = provider_summary(data, rows)
+            ok = allowed[best]
+            if self.strategic is not None:
+                q = np.asarray(self.strategic.predict(strategic_observation(data, rows)))
+                provider = np.argmax(np.where(ok, q.reshape(len(rows), -1), -np.inf), axis=1)
+            else:  # greedy: the provider whose best placement has the lowest expected objective
+                provider = np.argmin(np.where(ok, summary[..., -1], np.inf), axis=1)
+            chosen = best[np.arange(len(rows)), provider]
+            if self.tactical is not None:
+                options = tactical_candidates(data, rows, provider)
+                logits = np.asarray(
+                    self.tactical.predict(tactical_observation(data, rows, provider))
+                ).reshape(len(rows), -1)
+                valid = allowed[options] & exact[requests.expected.origin[rows], provider]
+                pick = np.argmax(np.where(valid, logits, -np.inf), axis=1)
+                chosen = np.where(valid.any(axis=1), options[np.arange(len(rows)), pick], chosen)
+            out[rows] = chosen
+        return out

@@ -1,0 +1,110 @@
+"""Tiny-budget training of every hierarchy layer: bundle → verify → load → predict → serve."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from apiclient import make_tenant
+from skyroute.bundles import pack_bundle, read_bundle
+from skyroute.errors import ConfigError
+from skyroute.learn.config import HierarchyConfig
+from skyroute.learn.pipeline import evaluate_hierarchy, train_hierarchy
+
+SPEC = "synthetic:functions=60,days=1,seed=4"
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    out = tmp_path_factory.mktemp("hierarchy")
+    config = HierarchyConfig(trace=SPEC, dqn_steps=600, ppo_steps=512, lstm_epochs=1)
+    train_hierarchy(config, out, None)
+    yield out
+
+
+def test_every_layer_is_a_verified_onnx_bundle_equal_to_pytorch(bundles: Path) -> None:
+    shapes = {"strategic": (18, 3), "tactical": (102, 24), "forecast": (12, 1)}
+    for name, (n_in, n_out) in shapes.items():
+        bundle = read_bundle(bundles / name)
+        assert bundle.manifest.format == "onnx"
+        assert bundle.manifest.metrics["onnx_max_abs_error"] <= 1e-4
+        assert bundle.manifest.params["seed"] == 0
+        out = bundle.predictor().predict(np.zeros((5, n_in), dtype=np.float32))
+        assert np.asarray(out).reshape(5, -1).shape == (5, n_out)
+        assert np.isfinite(out).all()
+    training = json.loads((bundles / "training.json").read_text())
+    assert np.isfinite(training["forecast"]["r2"])
+
+
+def test_forecast_bundle_takes_raw_counts_and_returns_a_rate(bundles: Path) -> None:
+    predictor = read_bundle(bundles / "forecast").predictor()
+    busy = predictor.predict(np.full((1, 12), 30.0, dtype=np.float32))
+    idle = predictor.predict(np.zeros((1, 12), dtype=np.float32))
+    assert float(np.ravel(busy)[0]) >= 0.0 and float(np.ravel(idle)[0]) >= 0.0
+
+
+def test_evaluate_reports_every_policy_on_both_held_out_sets(bundles: Path, tmp_path: Path) -> None:
+    summary = evaluate_hierarchy(SPEC, bundles, tmp_path, seed=0)
+    for label in ("held-out-hours", "held-out-functions"):
+        objectives = summary[label]["objective"]
+        assert {"hierarchical", "oracle", "greedy", "only-aws"} <= set(objectives)
+        assert objectives["oracle"] <= min(objectives.values()) + 1e-12
+        metrics = json.loads((tmp_path / label / "metrics.json").read_text())
+        assert "hierarchical" in metrics["policies"]
+
+
+def test_the_server_serves_the_trained_bundles(bundles: Path, tmp_path: Path) -> None:
+    from skyroute.serve.app import create_app
+    from skyroute.serve.settings import Settings
+
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        model_upload_dir=tmp_path / "m",
+        admin_token="admin-secret-for-tests",
+    )
+    with TestClient(create_app(settings)) as client:
+        tenant = make_tenant(client, "learner")
+        for name in ("strategic", "tactical", "forecast"):
+            archive = pack_bundle(bundles / name, tmp_path / f"{name}.zip")
+            with archive.open("rb") as handle:
+                uploaded = client.post(
+                    "/api/v1/ml/models/upload",
+                    data={"name": name, "version": "1"},
+                    files={"file": (archive.name, handle, "application/zip")},
+                    headers=tenant.headers,
+                )
+            assert uploaded.status_code == 201, uploaded.text
+            client.post(
+                "/api/v1/ml/models/activate",
+                json={"model_id": name, "version": "1"},
+                headers=tenant.headers,
+            )
+        client.post(
+            "/api/v1/ml/engines/select", json={"engine_id": "hierarchical"}, headers=tenant.headers
+        )
+        body = {
+            "function": {"id": "f", "duration_ms": 80, "memory_mb": 120, "origin": "aws:us-east-1"}
+        }
+        decided = client.post("/api/v1/ml/decide", json=body, headers=tenant.headers)
+        assert decided.status_code == 200, decided.text
+        assert set(decided.json()["model_versions"]) == {
+            "placement.strategic",
+            "placement.tactical",
+            "forecast.load",
+        }
+        assert decided.json()["fallback"] is False
+
+
+def test_impossible_configs_and_tiny_traces_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="dqn_learning_rate"):
+        HierarchyConfig(dqn_learning_rate=-1.0)
+    with pytest.raises(ConfigError, match="ppo_steps"):
+        HierarchyConfig(ppo_steps=0)
+    tiny = HierarchyConfig(trace="synthetic:functions=2,days=1,seed=1", dqn_steps=10, ppo_steps=10)
+    with pytest.raises(ConfigError, match="too small"):
+        train_hierarchy(tiny, tmp_path, None)
