@@ -62,6 +62,54 @@ def hierarchy(
     )
 
 
+@app.command()
+@handle_errors
+def router(
+    trace: str = typer.Option("default", "--trace", help="Trace SPEC to train on."),
+    out: Path = typer.Option(Path("out/router"), "--out", help="Directory for bundle and report."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Function vs container per request: four model families, the best exported as a bundle."""
+    from skyroute.io import staged_output_dir
+    from skyroute.learn.router_pipeline import train_router
+
+    with staged_output_dir(out) as stage, _progress() as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
+
+        summary = train_router(trace, stage, seed, report)
+    console.print_json(json.dumps(summary))
+    console.print(f"wrote router/, report.md, metrics.json and plots to [bold]{out}[/]")
+
+
+dataset_app = typer.Typer(help="Datasets of features and counterfactual outcomes.")
+
+
+@dataset_app.command("build")
+@handle_errors
+def dataset_build(
+    trace: str = typer.Option("default", "--trace", help="Trace SPEC."),
+    out: Path = typer.Option(Path("out/dataset"), "--out", help="Directory for dataset.parquet."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Per-invocation features with the simulator's outcome of each counterfactual placement."""
+    from skyroute.learn.dataset import build_dataset, write_dataset
+    from skyroute.learn.pipeline import load
+    from skyroute.world.catalog.loader import load_catalog
+    from skyroute.world.model import build_world
+
+    with console.status("simulating counterfactuals"):
+        loaded = load(trace, seed)
+        world = build_world(load_catalog(), origins=list(loaded.origin_names))
+        frame = build_dataset(loaded, world, seed)
+        write_dataset(frame, out)
+    console.print(f"wrote {len(frame):,} rows to [bold]{out / 'dataset.parquet'}[/]")
+
+
 @handle_errors
 def evaluate(
     trace: str = typer.Option("default", "--trace", help="The trace the bundles trained on."),

@@ -116,3 +116,26 @@ def simulate(
         objective=objective_value(out, ref, objective),
         hindsight_bound=policy.hindsight,
     )
+
+
+def simulate_placement(
+    trace: Trace,
+    placement: NDArray[np.int64],
+    world: World,
+    objective: Objective | None = None,
+    seed: int = 0,
+    name: str = "fixed",
+) -> SimulationResult:
+    """Replay ``trace`` with a given placement per invocation (counterfactuals, datasets)."""
+    draws = Draws.for_trace(len(trace), seed)
+    actual = actual_invocations(trace, world)
+    objective = with_trace_scale(objective or Objective(), actual, world)
+    requests = requests_from_trace(trace, world)
+    out = replay(actual, requests.function, requests.timestamp_s, placement, world, draws)
+    return SimulationResult(
+        policy=name,
+        placement=placement,
+        outcome=out,
+        objective=objective_value(out, reference_outcome(actual, world), objective),
+        hindsight_bound=False,
+    )
