@@ -1,7 +1,11 @@
 """``hierarchical``: the three learned layers as one policy of the simulator's interface.
 
 Strategic scores pick the provider, tactical scores pick region × memory among the provider's
-24 candidates (the environments' action space), and the load forecast -- when given -- is not
+24 candidates (the environments' action space: functions, on demand). The platform and
+purchase are then decided on the world model: the same region's container of at least that
+memory, on demand or spot, replaces the function when its expected objective is lower --
+containers and spot are outside the learned action space, and a busy function is far cheaper
+on one. The load forecast is not
 needed in replay (the simulator knows each function's rate from its profile). The same
 observations feed the server's ``hierarchical`` engine. Predictors are anything with
 ``predict(x) -> scores`` (bundles loaded by :mod:`skyroute.bundles`).
@@ -75,5 +79,42 @@ class HierarchicalPolicy(Policy):
                 valid = allowed[options] & exact[requests.expected.origin[rows], provider]
                 pick = np.argmax(np.where(valid, logits, -np.inf), axis=1)
                 chosen = np.where(valid.any(axis=1), options[np.arange(len(rows)), pick], chosen)
-            out[rows] = chosen
+            out[rows] = self._platform(data, rows, chosen, allowed)
         return out
+
+    @staticmethod
+    def _platform(
+        data: Any, rows: NDArray[np.int64], chosen: NDArray[np.int64], allowed: NDArray[np.bool_]
+    ) -> NDArray[np.int64]:
+        """The best of the chosen function and the containers (on demand, spot) in its region.
+
+        Containers take the smallest memory at least the function's; a variant the provider
+        does not offer (Cloud Run has no spot) or the constraints forbid is skipped.
+        """
+        from skyroute.world.envs.dynamics import expected_outcomes
+        from skyroute.world.objective import objective_value, reference_outcome
+        from skyroute.world.providers.base import CONTAINER, PLATFORMS, PURCHASES
+
+        world = data.world
+        p = world.placements
+        options = [chosen]
+        for purchase in PURCHASES:
+            pool = np.flatnonzero(
+                (p.platform == PLATFORMS.index(CONTAINER))
+                & (p.purchase == PURCHASES.index(purchase))
+                & allowed
+            )
+            if pool.size == 0:
+                continue
+            fits = (p.region[pool][None, :] == p.region[chosen][:, None]) & (
+                p.memory_mb[pool][None, :] >= p.memory_mb[chosen][:, None]
+            )
+            size = np.where(fits, p.memory_mb[pool][None, :], np.inf)
+            found = np.isfinite(size).any(axis=1)
+            options.append(np.where(found, pool[np.argmin(size, axis=1)], chosen))
+        variants = np.stack(options, axis=1)
+        out, _ = expected_outcomes(data, rows, variants)
+        inv = type(data.expected)._make(a[rows][:, None] for a in data.expected)
+        value = objective_value(out, reference_outcome(inv, world), data.objective)
+        best: NDArray[np.int64] = variants[np.arange(len(rows)), np.argmin(value, axis=1)]
+        return best
