@@ -108,3 +108,15 @@ def test_impossible_configs_and_tiny_traces_are_refused(tmp_path: Path) -> None:
     tiny = HierarchyConfig(trace="synthetic:functions=2,days=1,seed=1", dqn_steps=10, ppo_steps=10)
     with pytest.raises(ConfigError, match="too small"):
         train_hierarchy(tiny, tmp_path, None)
+
+
+def test_the_same_seed_gives_the_same_bundles(bundles: Path, tmp_path: Path) -> None:
+    config = HierarchyConfig(trace=SPEC, dqn_steps=600, ppo_steps=512, lstm_epochs=1)
+    train_hierarchy(config, tmp_path, None)
+    for name in ("strategic", "tactical", "forecast"):
+        first = read_bundle(bundles / name).manifest
+        again = read_bundle(tmp_path / name).manifest
+        assert first.files == again.files, name  # identical ONNX bytes, hence weights
+    before = json.loads((bundles / "training.json").read_text())["forecast"]
+    after = json.loads((tmp_path / "training.json").read_text())["forecast"]
+    assert before == after

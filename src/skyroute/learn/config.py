@@ -13,8 +13,8 @@ class HierarchyConfig:
     trace: str = "default"
     seed: int = 0
     #: Environment steps for the strategic DQN and the tactical PPO.
-    dqn_steps: int = 20_000
-    ppo_steps: int = 20_000
+    dqn_steps: int = 100_000
+    ppo_steps: int = 200_000
     episode_length: int = 256
     dqn_learning_rate: float = 5e-4
     ppo_learning_rate: float = 3e-4
