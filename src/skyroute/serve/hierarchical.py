@@ -12,15 +12,16 @@ greedy choice where none is active (or it fails to load), saying so in the expla
 * **tactical** (``placement.tactical``): scores the 24 actions (4 nearest regions × 6 memory
   sizes, functions on demand) from the tactical environment's observation.
 
-Observations are built by the same functions the environments use, so a bundle trained on them
-sees identical features here. The objective is normalised by the reference placement's mean
+The strategic and tactical layers run through the simulator's own policy adapter
+(:class:`skyroute.world.policies.learned.HierarchicalPolicy`), which also resolves the chosen
+region and memory to its best platform and purchase; a bundle therefore decides here exactly
+as it did in ``skyroute evaluate``. The objective is normalised by the reference placement's mean
 over the batch (the environments use the trace's mean).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,6 @@ from skyroute.serve.auth import now
 from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import Decision, ModelVersion
-from skyroute.world.model import World
-from skyroute.world.objective import allowed_placements, with_trace_scale
 
 FORECAST_STEPS = 12
 LAYERS = ("forecast.load", "placement.strategic", "placement.tactical")
@@ -97,18 +96,6 @@ class Layers:
         return predictors, versions, notes
 
 
-_CANDIDATES: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_]]] = {}
-
-
-def _candidates(
-    world: World, build: Callable[[World], tuple[NDArray[np.int64], NDArray[np.bool_]]]
-) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """The tactical candidate table of ``world``, built once (it costs ~75 ms)."""
-    if id(world) not in _CANDIDATES:
-        _CANDIDATES[id(world)] = build(world)
-    return _CANDIDATES[id(world)]
-
-
 def _recent_counts(session: Session, tenant_id: str, function_id: str) -> NDArray[np.float32]:
     """Decisions per minute for ``function_id`` over the last FORECAST_STEPS minutes."""
     end = now()
@@ -161,14 +148,8 @@ def _decide_group(
     versions: dict[str, str],
     notes: list[str],
 ) -> list[placement.Answer]:
-    from skyroute.world.envs.dynamics import (
-        EnvData,
-        candidate_table,
-        provider_summary,
-        strategic_observation,
-        tactical_candidates,
-        tactical_observation,
-    )
+    from skyroute.world.policies.learned import HierarchicalPolicy
+    from skyroute.world.requests import take_requests
 
     world = state.world
     if "placement.strategic" not in predictors and "placement.tactical" not in predictors:
@@ -188,48 +169,25 @@ def _decide_group(
             for r, q in zip(items, rates, strict=True)
         ]
         notes.append("forecast.load: rate from the last 12 minutes")
+    # The simulator's policy adapter decides; requests sharing weights and constraints go
+    # through it together.
+    policy = HierarchicalPolicy(
+        predictors.get("placement.strategic"), predictors.get("placement.tactical")
+    )
     requests = placement.to_requests(items, world)
-    candidates, exact = _candidates(world, candidate_table)
-    data = EnvData(
-        world=world,
-        objective=with_trace_scale(
-            replace(placement.objective_of(items[0], world), scale=None), requests.expected, world
-        ),
-        actual=requests.expected,
-        expected=requests.expected,
-        idle_s=requests.expected_idle_s,
-        candidates=candidates,
-        exact=exact,
-    )
-    rows = np.arange(len(items), dtype=np.int64)
-    best, _ = provider_summary(data, rows)
-    allowed = np.stack(
-        [allowed_placements(world, placement.objective_of(r, world).constraints) for r in items]
-    )
-    provider_ok = np.take_along_axis(allowed, best, axis=1)
-    if "placement.strategic" in predictors:
-        scores = np.asarray(
-            predictors["placement.strategic"].predict(strategic_observation(data, rows)),
-            dtype=np.float64,
-        ).reshape(len(items), -1)[:, : len(world.providers)]
-        provider = np.argmax(np.where(provider_ok, scores, -np.inf), axis=1)
-    else:
-        provider = world.placements.provider[[a.placement for a in fallbacks]].astype(np.int64)
-    chosen = best[rows, provider]
-    if "placement.tactical" in predictors:
-        options = tactical_candidates(data, rows, provider)
-        scores = np.asarray(
-            predictors["placement.tactical"].predict(tactical_observation(data, rows, provider)),
-            dtype=np.float64,
-        ).reshape(len(items), -1)[:, : options.shape[1]]
-        ok = (
-            np.take_along_axis(allowed, options, axis=1) & exact[requests.expected.origin, provider]
-        )
-        pick = np.argmax(np.where(ok, scores, -np.inf), axis=1)
-        chosen = np.where(ok.any(axis=1), options[rows, pick], chosen)
+    chosen = np.empty(len(items), dtype=np.int64)
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(items):
+        groups.setdefault(
+            r.objective.model_dump_json() + r.constraints.model_dump_json(), []
+        ).append(i)
+    for rows in groups.values():
+        index = np.asarray(rows, dtype=np.int64)
+        objective = placement.objective_of(items[rows[0]], world)
+        chosen[index] = policy.decide(take_requests(requests, index), world, objective)
     expected = placement.expected_dicts(items, [int(c) for c in chosen], world)
     answers = []
-    for item, fallback, index, exp in zip(items, fallbacks, chosen, expected, strict=True):
+    for item, fallback, choice, exp in zip(items, fallbacks, chosen, expected, strict=True):
         limits = item.constraints
         too_slow = limits.max_latency_ms is not None and exp["latency_ms"] > limits.max_latency_ms
         too_dear = limits.max_cost is not None and exp["cost_usd"] > limits.max_cost
@@ -238,7 +196,7 @@ def _decide_group(
         )
         answers.append(
             placement.Answer(
-                placement=fallback.placement if too_slow or too_dear else int(index),
+                placement=fallback.placement if too_slow or too_dear else int(choice),
                 explanation="hierarchical: " + "; ".join(own or ["all layers learned"]),
                 model_versions=versions,
             )

@@ -26,6 +26,16 @@ from skyroute.world.requests import Hindsight, Requests
 CHUNK = 8192
 
 
+_TABLES: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_]]] = {}
+
+
+def _candidate_table(world: World, build: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """The tactical candidates of ``world``, built once per world (tens of milliseconds)."""
+    if id(world) not in _TABLES:
+        _TABLES[id(world)] = build(world)
+    return _TABLES[id(world)]
+
+
 class HierarchicalPolicy(Policy):
     name = "hierarchical"
 
@@ -49,7 +59,7 @@ class HierarchicalPolicy(Policy):
             tactical_observation,
         )
 
-        candidates, exact = candidate_table(world)
+        candidates, exact = _candidate_table(world, candidate_table)
         data = EnvData(
             world=world,
             objective=with_trace_scale(objective, requests.expected, world),
