@@ -50,3 +50,50 @@ def test_router_trains_four_families_and_exports_a_verified_bundle(tmp_path: Pat
     out = np.asarray(bundle.predictor().predict(np.zeros((3, len(FEATURES)), dtype=np.float32)))
     assert out.shape[0] == 3 and np.isfinite(out).all()
     assert set(metrics["simulator"]["policies"]) == {"function-only", "container-only", "router"}
+
+
+def test_the_server_routes_with_the_trained_router(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from apiclient import make_tenant
+    from skyroute.bundles import pack_bundle
+    from skyroute.serve.app import create_app
+    from skyroute.serve.settings import Settings
+
+    train_router(SPEC, tmp_path / "run", seed=0)
+    archive = pack_bundle(tmp_path / "run" / "router", tmp_path / "router.zip")
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        model_upload_dir=tmp_path / "m",
+        admin_token="admin-secret-for-tests",
+    )
+    with TestClient(create_app(settings)) as client:
+        tenant = make_tenant(client, "router")
+        with archive.open("rb") as handle:
+            uploaded = client.post(
+                "/api/v1/ml/models/upload",
+                data={"name": "router", "version": "1"},
+                files={"file": ("router.zip", handle, "application/zip")},
+                headers=tenant.headers,
+            )
+        assert uploaded.status_code == 201, uploaded.text
+        client.post(
+            "/api/v1/ml/models/activate",
+            json={"model_id": "router", "version": "1"},
+            headers=tenant.headers,
+        )
+        features = dict.fromkeys(FEATURES, 0.5)
+        routed = client.post(
+            "/api/v1/ml/route", json={"features": features}, headers=tenant.headers
+        )
+        assert routed.status_code == 200, routed.text
+        body = routed.json()
+        assert body["platform"] in {"function", "container"}
+        assert 0.0 <= body["p_container"] <= 1.0 and body["model_version"] == "router@1"
+        features.pop("gap_cv")
+        missing = client.post(
+            "/api/v1/ml/route", json={"features": features}, headers=tenant.headers
+        )
+        assert missing.status_code == 422
+        assert missing.json()["error"]["code"] == "missing_features"
+        assert "gap_cv" in missing.json()["error"]["message"]

@@ -70,6 +70,7 @@ def train_router(spec: str, out_dir: Path, seed: int, report: Any = None) -> dic
     from skyroute.world.model import build_world
 
     seed_everything(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
     trace = load(spec, seed)
     world = build_world(load_catalog(), origins=list(trace.origin_names))
     frame = build_dataset(trace, world, seed)

@@ -24,7 +24,7 @@ UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
-    from skyroute.serve.routes import admin, decide, engines, health, models
+    from skyroute.serve.routes import admin, decide, engines, health, models, route
 
     settings = settings or Settings.from_env()
     db = make_engine(settings.db_url)
@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.skyroute = state
     errors.install(app)
-    for router in (health.router, admin.router, models.router, engines.router, decide.router):
+    routers = (health, admin, models, engines, decide, route)
+    for router in (module.router for module in routers):
         app.include_router(router)
 
     @app.middleware("http")

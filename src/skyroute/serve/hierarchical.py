@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,24 +32,13 @@ from sqlalchemy.orm import Session
 
 from skyroute.serve import placement, registry
 from skyroute.serve.auth import now
+from skyroute.serve.predictors import predictor_for
 from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.state import AppState
-from skyroute.serve.tables import Decision, ModelVersion
+from skyroute.serve.tables import Decision
 
 FORECAST_STEPS = 12
 LAYERS = ("forecast.load", "placement.strategic", "placement.tactical")
-
-
-def _predictor(state: AppState, row: ModelVersion) -> Any:
-    """The loaded bundle of ``row`` (cached per version; hashes checked on first load)."""
-    cached = state.predictors.get(row.id)
-    if cached is None:
-        from skyroute.bundles import read_bundle
-
-        bundle = read_bundle(Path(row.path), allow_unsafe=state.settings.allow_unsafe_models)
-        cached = bundle.predictor()
-        state.predictors[row.id] = cached
-    return cached
 
 
 class Layers:
@@ -88,7 +76,7 @@ class Layers:
             model_id, version = self.active[kind], picked[kind]
             row = registry.get_version(self.session, self.tenant_id, model_id, version)
             try:
-                predictors[kind] = _predictor(self.state, row)
+                predictors[kind] = predictor_for(self.state, row)
                 versions[kind] = f"{model_id}@{version}"
             except Exception as exc:  # a broken bundle must not take the server down
                 self.state.metrics.model_load_failures.labels(kind).inc()
