@@ -91,6 +91,11 @@ class EnvData:
     candidates: Int
     #: True where the candidate is exactly the requested region/memory (no fallback).
     exact: NDArray[np.bool_]
+    #: Per candidate, its platform/purchase variants [origin, provider, action, 3]: the function,
+    #: the same region's container on demand and on spot (smallest memory at least the
+    #: function's; the function again where a variant does not exist). Each action resolves to
+    #: its variant with the lowest expected objective. None: functions only.
+    variants: Int | None = None
 
     @property
     def n_rows(self) -> int:
@@ -122,6 +127,7 @@ def build_env_data(trace: Trace, world: World, objective: Objective | None = Non
         idle_s=requests.expected_idle_s,
         candidates=candidates,
         exact=exact,
+        variants=variant_table(world, candidates),
     )
 
 
@@ -155,6 +161,27 @@ def candidate_table(world: World) -> tuple[Int, NDArray[np.bool_]]:
                     candidates[o, k, a] = _closest_memory(here, p.memory_mb[here], memory)
                     exact[o, k, a] = p.memory_mb[candidates[o, k, a]] == memory
     return candidates, exact
+
+
+def variant_table(world: World, candidates: Int) -> Int:
+    """The function, container on-demand and container spot variant of every candidate."""
+    p = world.placements
+    out = np.repeat(candidates[..., None], 3, axis=-1)
+    flat = candidates.reshape(-1)
+    for v, purchase in enumerate((ON_DEMAND, "spot"), start=1):
+        pool = np.flatnonzero(
+            (p.platform == PLATFORMS.index("container")) & (p.purchase == PURCHASES.index(purchase))
+        )
+        if pool.size == 0:
+            continue
+        fits = (p.region[pool][None, :] == p.region[flat][:, None]) & (
+            p.memory_mb[pool][None, :] >= p.memory_mb[flat][:, None]
+        )
+        size = np.where(fits, p.memory_mb[pool][None, :], np.inf)
+        found = np.isfinite(size).any(axis=1)
+        chosen = np.where(found, pool[np.argmin(size, axis=1)], flat)
+        out[..., v] = chosen.reshape(candidates.shape)
+    return out
 
 
 def _closest_memory(index: Int, memory_mb: Array, wanted: float) -> int:
@@ -226,7 +253,14 @@ def _observation(parts: list[Array]) -> NDArray[np.float32]:
 def tactical_candidates(data: EnvData, rows: Int, provider: Int) -> Int:
     """Placement index of every tactical action for ``rows``: shape [B, A]."""
     origin = data.expected.origin[rows]
-    return data.candidates[origin, provider]
+    functions = data.candidates[origin, provider]
+    if data.variants is None:
+        return functions
+    variants = data.variants[origin, provider]  # [B, A, 3]
+    out, ref = expected_outcomes(data, rows, variants)
+    value = objective_value(out, ref, data.objective)
+    resolved: Int = np.take_along_axis(variants, np.argmin(value, axis=-1)[..., None], -1)[..., 0]
+    return resolved
 
 
 def tactical_observation(data: EnvData, rows: Int, provider: Int) -> NDArray[np.float32]:
@@ -242,7 +276,13 @@ def provider_summary(data: EnvData, rows: Int) -> tuple[Int, Array]:
     Greedy = the candidate with the lowest *expected* objective (what a model-based tactical
     policy would pick from the profile).
     """
-    candidates = data.candidates[data.expected.origin[rows]]
+    if data.variants is None:
+        candidates = data.candidates[data.expected.origin[rows]]
+    else:
+        k = np.arange(len(data.world.providers))
+        candidates = np.stack(
+            [tactical_candidates(data, rows, np.full(rows.shape, i)) for i in k], axis=1
+        )
     out, ref = expected_outcomes(data, rows, candidates)
     value = objective_value(out, ref, data.objective)
     pick = np.argmin(value, axis=-1)[..., None]

@@ -26,13 +26,16 @@ from skyroute.world.requests import Hindsight, Requests
 CHUNK = 8192
 
 
-_TABLES: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_]]] = {}
+_TABLES: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.int64]]] = {}
 
 
-def _candidate_table(world: World, build: Any) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
-    """The tactical candidates of ``world``, built once per world (tens of milliseconds)."""
+def _tables(world: World) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.int64]]:
+    """The tactical candidates and their variants, built once per world (tens of ms)."""
+    from skyroute.world.envs.dynamics import candidate_table, variant_table
+
     if id(world) not in _TABLES:
-        _TABLES[id(world)] = build(world)
+        candidates, exact = candidate_table(world)
+        _TABLES[id(world)] = (candidates, exact, variant_table(world, candidates))
     return _TABLES[id(world)]
 
 
@@ -52,14 +55,13 @@ class HierarchicalPolicy(Policy):
     ) -> NDArray[np.int64]:
         from skyroute.world.envs.dynamics import (
             EnvData,
-            candidate_table,
             provider_summary,
             strategic_observation,
             tactical_candidates,
             tactical_observation,
         )
 
-        candidates, exact = _candidate_table(world, candidate_table)
+        candidates, exact, variants = _tables(world)
         data = EnvData(
             world=world,
             objective=with_trace_scale(objective, requests.expected, world),
@@ -68,6 +70,7 @@ class HierarchicalPolicy(Policy):
             idle_s=requests.expected_idle_s,
             candidates=candidates,
             exact=exact,
+            variants=variants,
         )
         allowed = allowed_placements(world, objective.constraints)
         out = np.empty(len(requests), dtype=np.int64)
