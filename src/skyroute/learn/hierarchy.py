@@ -116,7 +116,13 @@ def train_tactical(train: Trace, config: HierarchyConfig, report: Progress | Non
 
     # One copy per provider: the tactical layer learns to place inside whichever it is given.
     makers: list[Callable[[], Any]] = [
-        functools.partial(TacticalEnv, train, provider=p, episode_length=config.episode_length)
+        functools.partial(
+            TacticalEnv,
+            train,
+            provider=p,
+            episode_length=config.episode_length,
+            relative_reward=True,
+        )
         for p in ("aws", "azure", "gcp")
     ]
     env = DummyVecEnv(makers)

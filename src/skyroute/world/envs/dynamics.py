@@ -310,6 +310,14 @@ def realised_objective(data: EnvData, rows: Int, placement: Int) -> Array:
     return objective_value(out, reference_outcome(inv, data.world), data.objective)
 
 
+def reference_objective(data: EnvData, rows: Int) -> Array:
+    """The objective the reference placement (warm) scores on the actual calls ``rows`` [B]."""
+    inv = Invocations._make(a[rows] for a in data.actual)
+    ref = reference_outcome(inv, data.world)
+    value: Array = objective_value(ref, ref, data.objective)
+    return value
+
+
 def tactical_step(data: EnvData, rows: Int, provider: Int, action: Int) -> tuple[Array, Int]:
     """(reward, placement) of tactical ``action`` [B] on ``rows``."""
     placement = tactical_candidates(data, rows, provider)[np.arange(rows.shape[0]), action]

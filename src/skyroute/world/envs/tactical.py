@@ -93,9 +93,13 @@ class TacticalEnv(TraceEnv):
         objective: Objective | None = None,
         provider: str = "aws",
         episode_length: int = 256,
+        relative_reward: bool = False,
     ) -> None:
         data = dyn.load_env_data(trace, world, objective)
         self.provider = provider
+        #: Divide each reward by the reference placement's objective for that call: the best
+        #: action per call is unchanged, but a few long calls no longer dominate the returns.
+        self.relative_reward = relative_reward
         self._provider = dyn.provider_index(data.world, provider)
         n_features = len(dyn.REQUEST_FEATURES) + len(dyn.CANDIDATE_FEATURES) * data.n_actions
         super().__init__(data, data.n_actions, n_features, episode_length)
@@ -104,7 +108,10 @@ class TacticalEnv(TraceEnv):
         return dyn.tactical_observation(self.data, rows, self._providers(rows))
 
     def outcome_of(self, rows: dyn.Int, actions: dyn.Int) -> tuple[dyn.Array, dyn.Int]:
-        return dyn.tactical_step(self.data, rows, self._providers(rows), actions)
+        reward, placement = dyn.tactical_step(self.data, rows, self._providers(rows), actions)
+        if self.relative_reward:
+            reward = reward / dyn.reference_objective(self.data, rows)
+        return reward, placement
 
     def _providers(self, rows: dyn.Int) -> dyn.Int:
         return np.full(rows.shape, self._provider, dtype=np.int64)
