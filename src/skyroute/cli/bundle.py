@@ -6,65 +6,72 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from skyroute.cli._common import console, handle_errors
 
+if TYPE_CHECKING:
+    from skyroute.bundles import Bundle
+
 app = typer.Typer(help="Inspect, verify and pack model bundles (see docs/bundles.md).")
 
+PATH_ARGUMENT = typer.Argument(..., help="Bundle folder or .zip.")
 ALLOW_UNSAFE = typer.Option(
-    False, "--allow-unsafe", help="Accept pickle-based files (they run code when loaded)."
+    False, "--allow-unsafe", help="Accept pickle-based files (marked unsafe, never loaded)."
 )
 
 
 @contextmanager
-def _opened(path: Path, allow_unsafe: bool) -> Iterator[object]:
-    """The verified bundle at ``path`` (a folder or a .zip, unpacked to a temporary folder)."""
+def _opened(path: Path, allow_unsafe: bool) -> Iterator[Bundle]:
+    """The verified bundle at ``path`` (a folder, or a .zip unpacked to a temporary folder)."""
     from skyroute.bundles import extract_bundle, read_bundle
 
     if path.is_dir():
         yield read_bundle(path, allow_unsafe=allow_unsafe)
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="skyroute-bundle-") as tmp:
         yield read_bundle(extract_bundle(path, Path(tmp) / "bundle"), allow_unsafe=allow_unsafe)
 
 
 @app.command()
 @handle_errors
-def verify(
-    path: Path = typer.Argument(..., help="Bundle folder or .zip."),
-    allow_unsafe: bool = ALLOW_UNSAFE,
-) -> None:
-    """Check hashes, manifest, format and shapes; exit 1 with the reason if anything is off."""
+def verify(path: Path = PATH_ARGUMENT, allow_unsafe: bool = ALLOW_UNSAFE) -> None:
+    """Check manifest, hashes, format and shapes; exit 1 with the reason if anything is off."""
     with _opened(path, allow_unsafe) as bundle:
-        m = bundle.manifest  # type: ignore[attr-defined]
-        flag = " [bold red](UNSAFE: pickle-based)[/]" if m.unsafe else ""
-        console.print(f"ok: {m.name} {m.version} ({m.kind}, {m.format}){flag}")
+        m = bundle.manifest
+        flag = " [bold red]UNSAFE: pickle-based, never loaded[/]" if m.unsafe else ""
+        console.print(f"ok: {m.name} {m.version} ({m.kind}, {m.format}){flag}", highlight=False)
 
 
 @app.command()
 @handle_errors
-def inspect(
-    path: Path = typer.Argument(..., help="Bundle folder or .zip."),
-    allow_unsafe: bool = ALLOW_UNSAFE,
-) -> None:
-    """Show the manifest and the files with their hashes."""
-    with _opened(path, allow_unsafe) as bundle:
-        m = bundle.manifest  # type: ignore[attr-defined]
+def inspect(path: Path = PATH_ARGUMENT) -> None:
+    """Show the manifest and every file with its sha256 (unsafe bundles with a warning)."""
+    with _opened(path, allow_unsafe=True) as bundle:
+        m = bundle.manifest
         table = Table(title=f"{m.name} {m.version}", show_header=False)
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
         for key in ("kind", "format", "trained_until", "created_at", "code_version"):
-            table.add_row(key, str(getattr(m, key)))
-        table.add_row("inputs", ", ".join(f"{t.name} {list(t.shape)}" for t in m.inputs))
-        table.add_row("outputs", ", ".join(f"{t.name} {list(t.shape)}" for t in m.outputs))
+            table.add_row(key, str(getattr(m, key)) or "-")
+        table.add_row("data_fingerprint", m.data_fingerprint or "-")
+        for label, tensors in (("inputs", m.inputs), ("outputs", m.outputs)):
+            table.add_row(label, ", ".join(f"{t.name} {t.dtype} {list(t.shape)}" for t in tensors))
         table.add_row("features", ", ".join(m.features) or "-")
         table.add_row("metrics", ", ".join(f"{k}={v}" for k, v in m.metrics.items()) or "-")
-        for name, digest in m.files.items():
-            table.add_row(f"file {name}", digest)
-        if m.unsafe:
-            table.add_row("[bold red]unsafe[/]", "pickle-based: loading runs code")
+        table.add_row("libraries", ", ".join(f"{k} {v}" for k, v in m.libraries.items()) or "-")
+        table.add_row("normalisation", "mean/std per column" if m.normalisation else "-")
+        for name, digest in sorted(m.files.items()):
+            table.add_row(f"file {name}" + (" (model)" if name == m.model_file else ""), digest)
         console.print(table)
+        if m.unsafe:
+            console.print(
+                "[bold red]warning:[/] this bundle holds pickle-based files; loading them runs "
+                "code, so SkyRoute never loads it for inference"
+            )
 
 
 @app.command()
@@ -78,4 +85,4 @@ def pack(
 
     read_bundle(path)
     pack_bundle(path, out)
-    console.print(f"wrote {out}")
+    console.print(f"wrote [bold]{out}[/]")
