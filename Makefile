@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out/simulate
 
-.PHONY: run test lint bench bench-server install clean
+.PHONY: run test lint bench bench-server bench-gapfill install clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: install  ## measured figures for docs/benchmarks.md
 
 bench-server: install  ## decision server throughput and latency (one worker)
 	$(PY) benchmarks/bench_server.py
+
+bench-gapfill: install  ## gap-fill rows/s on SQLite and PostgreSQL (services.sh starts them)
+	bash scripts/services.sh
+	$(PY) benchmarks/bench_gapfill.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
-    from skyroute.serve.routes import admin, decide, engines, health, models, route
+    from skyroute.serve.routes import admin, decide, engines, gapfill, health, models, route, spot
 
     settings = settings or Settings.from_env()
     db = make_engine(settings.db_url)
@@ -40,6 +40,12 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.gap_filler_enabled:
+            state.start_gap_filler()
+            if settings.gap_filler_run_on_startup:
+                from skyroute.serve.gapfill.service import fill_on_startup
+
+                fill_on_startup(state)
         yield
         state.close()
 
@@ -51,7 +57,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.skyroute = state
     errors.install(app)
-    routers = (health, admin, models, engines, decide, route)
+    routers = (health, admin, models, engines, decide, route, gapfill, spot)
     for router in (module.router for module in routers):
         app.include_router(router)
 

@@ -37,6 +37,7 @@ STATUS_BY_CODE = {
     "bundle_unsafe": 422,
     "engine_invalid": 422,
     "output_unwritable": 500,
+    "source_unavailable": 422,
 }
 
 

@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import delete, select, update
@@ -173,3 +174,24 @@ def delete_model(session: Session, tenant_id: str, model_id: str, version: str |
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
     return len(rows)
+
+
+def oldest_active_trained_until(session: Session, kinds: Sequence[str]) -> date | None:
+    """The earliest ``trained_until`` among active versions of ``kinds``, over all tenants."""
+    values = session.scalars(
+        select(ModelVersion.trained_until)
+        .join(
+            Activation,
+            (ModelVersion.tenant_id == Activation.tenant_id)
+            & (ModelVersion.model_id == Activation.model_id)
+            & (ModelVersion.version == Activation.version),
+        )
+        .where(Activation.ended_at.is_(None), ModelVersion.kind.in_(list(kinds)))
+    ).all()
+    days = []
+    for value in values:
+        try:
+            days.append(date.fromisoformat(str(value)[:10]))
+        except ValueError:
+            continue
+    return min(days) if days else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -115,6 +115,9 @@ class ModelRow(BaseModel):
 class EngineSelectIn(Strict):
     engine_id: str
     config: dict[str, Any] = Field(default_factory=dict)
+    purpose: Literal["placement", "spot-optimize"] = Field(
+        "placement", description="Placement decisions, or the spot-optimize decision."
+    )
 
 
 class EngineTestIn(Strict):

@@ -43,6 +43,13 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server reads from its environment."""
@@ -61,6 +68,13 @@ class Settings:
     max_request_kb: int = 1024
     engine_pool_size: int = 2
     engine_timeout_s: float = 1.0
+    gap_filler_enabled: bool = True
+    gap_filler_aws_region: str = "us-east-1"
+    gap_filler_instance_types: tuple[str, ...] = ("m5.large", "m5.xlarge")
+    gap_filler_regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1")
+    gap_filler_historic_days_max: int = 90
+    gap_filler_run_on_startup: bool = False
+    gap_filler_lease_seconds: int = 120
 
     @property
     def db_url(self) -> str:
@@ -91,4 +105,13 @@ class Settings:
             max_upload_mb=_int(env, "SKYROUTE_MAX_UPLOAD_MB", 200),
             max_request_kb=_int(env, "SKYROUTE_MAX_REQUEST_KB", 1024),
             engine_pool_size=_int(env, "SKYROUTE_ENGINE_WORKERS", 2),
+            gap_filler_enabled=_bool(env, "GAP_FILLER_ENABLED", True),
+            gap_filler_aws_region=env.get("GAP_FILLER_AWS_REGION") or "us-east-1",
+            gap_filler_instance_types=_list(
+                env, "GAP_FILLER_INSTANCE_TYPES", cls.gap_filler_instance_types
+            ),
+            gap_filler_regions=_list(env, "GAP_FILLER_REGIONS", cls.gap_filler_regions),
+            gap_filler_historic_days_max=_int(env, "GAP_FILLER_HISTORIC_DAYS_MAX", 90),
+            gap_filler_run_on_startup=_bool(env, "GAP_FILLER_RUN_ON_STARTUP", False),
+            gap_filler_lease_seconds=_int(env, "GAP_FILLER_LEASE_SECONDS", 120),
         )

@@ -16,6 +16,7 @@ from skyroute.world.model import World
 
 if TYPE_CHECKING:
     from skyroute.serve.engines.sandbox import EnginePool
+    from skyroute.serve.gapfill.worker import BackgroundWorker
 
 
 @functools.lru_cache(maxsize=1)
@@ -37,6 +38,7 @@ class AppState:
     metrics: Metrics
     predictors: dict[str, Any] = field(default_factory=dict)
     _pool: EnginePool | None = None
+    gap_filler: BackgroundWorker | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def pool(self) -> EnginePool:
@@ -51,7 +53,26 @@ class AppState:
                 )
             return self._pool
 
+    def start_gap_filler(self) -> None:
+        """The in-process fill worker (GAP_FILLER_ENABLED); other workers may run beside it."""
+        from skyroute.serve.gapfill.worker import BackgroundWorker, Worker, default_sources
+
+        worker = Worker(
+            self.sessions,
+            default_sources(self.settings.gap_filler_aws_region),
+            lease_seconds=self.settings.gap_filler_lease_seconds,
+        )
+        self.gap_filler = BackgroundWorker(worker)
+        self.gap_filler.start()
+
+    def nudge_gap_filler(self) -> None:
+        if self.gap_filler is not None:
+            self.gap_filler.nudge()
+
     def close(self) -> None:
+        if self.gap_filler is not None:
+            self.gap_filler.close()
+            self.gap_filler = None
         with self._lock:
             if self._pool is not None:
                 self._pool.close()

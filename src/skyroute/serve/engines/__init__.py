@@ -1,2 +1,3 @@
 """Decision engines: the contract (``contract``), the sandbox they run in (``sandbox``,
-``worker``) and the built-in ``rules`` example (``builtin_rules``). See docs/engines.md."""
+``worker``), the built-in ``rules`` example (``builtin_rules``) and the built-in spot mix
+engine (``builtin_spot``). See docs/engines.md."""

@@ -19,7 +19,7 @@ from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import EngineSelectIn, EngineTestIn
 from skyroute.serve.settings import BUILTIN_ENGINES
-from skyroute.serve.tables import Engine, EngineSelection
+from skyroute.serve.tables import Engine, EngineSelection, PurposeEngineSelection
 
 router = APIRouter(prefix="/api/v1/ml/engines", tags=["engines"])
 
@@ -29,7 +29,9 @@ BUILTIN_DESCRIPTIONS = {
     "greedy": "The world model's weighted-greedy placement (lowest expected objective).",
     "hierarchical": "Strategic → tactical → operational bundles; greedy where a layer is missing.",
     "rules": "A small rule-based example engine, run in the sandbox like uploaded engines.",
+    "spot-optimize": "Spot/on-demand cluster mix (purpose spot-optimize), run in the sandbox.",
 }
+SPOT_ENGINES = ("spot-optimize",)
 
 
 def _builtin(engine_id: str) -> dict[str, Any]:
@@ -93,7 +95,9 @@ def list_engines(session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]
         select(Engine).where(Engine.tenant_id == tenant).order_by(Engine.uploaded_at)
     ).all()
     selected = session.get(EngineSelection, tenant)
-    out = [_builtin(name) for name in BUILTIN_ENGINES]
+    spot = session.get(PurposeEngineSelection, (tenant, "spot-optimize"))
+    out = [_builtin(name) | {"purpose": "placement"} for name in BUILTIN_ENGINES]
+    out += [_builtin(name) | {"purpose": "spot-optimize"} for name in SPOT_ENGINES]
     out += [
         {
             "engine_id": r.id,
@@ -106,12 +110,17 @@ def list_engines(session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]
     ]
     for entry in out:
         entry["selected"] = selected is not None and selected.engine_id == entry["engine_id"]
+        entry["selected_for_spot"] = (
+            spot.engine_id == entry["engine_id"] if spot else entry["engine_id"] in SPOT_ENGINES
+        )
     return out
 
 
 @router.post("/select")
 def select_engine(body: EngineSelectIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
-    """Route this tenant's decisions through ``engine_id`` with ``config``."""
+    """Route this tenant's decisions (of ``purpose``) through ``engine_id`` with ``config``."""
+    if body.purpose == "spot-optimize":
+        return _select_spot(body, session, tenant)
     if body.engine_id not in BUILTIN_ENGINES:
         _row(session, tenant, body.engine_id)
     row = session.get(EngineSelection, tenant)
@@ -127,9 +136,29 @@ def select_engine(body: EngineSelectIn, session: SessionDep, tenant: TenantDep) 
     return {"engine_id": body.engine_id, "config": body.config}
 
 
+def _select_spot(body: EngineSelectIn, session: SessionDep, tenant: str) -> dict[str, Any]:
+    if body.engine_id not in SPOT_ENGINES:
+        _row(session, tenant, body.engine_id)
+    row = session.get(PurposeEngineSelection, (tenant, body.purpose))
+    if row is None:
+        session.add(
+            PurposeEngineSelection(
+                tenant_id=tenant,
+                purpose=body.purpose,
+                engine_id=body.engine_id,
+                config=body.config,
+                selected_at=now(),
+            )
+        )
+    else:
+        row.engine_id, row.config, row.selected_at = body.engine_id, body.config, now()
+    session.commit()
+    return {"engine_id": body.engine_id, "config": body.config, "purpose": body.purpose}
+
+
 @router.get("/{engine_id}/metadata")
 def metadata(engine_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
-    if engine_id in BUILTIN_ENGINES:
+    if engine_id in BUILTIN_ENGINES or engine_id in SPOT_ENGINES:
         return _builtin(engine_id)
     row = _row(session, tenant, engine_id)
     return {

@@ -1,0 +1,48 @@
+"""``/api/v1/ml/gap-filler``: measure a model's data gap, fill it, follow and cancel the job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from skyroute.serve.gapfill import jobs
+from skyroute.serve.gapfill.service import AnalyzeIn, FillIn, analyze, start_fill
+from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
+
+router = APIRouter(prefix="/api/v1/ml/gap-filler", tags=["gap filler"])
+
+
+@router.post("/analyze")
+def analyze_gap(
+    body: AnalyzeIn, state: StateDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """trained_until, current_date, gap_days, required_data_types and per-series coverage."""
+    return analyze(session, state.settings, tenant, body)
+
+
+@router.post("/fill", status_code=202)
+def fill(body: FillIn, state: StateDep, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """Queue a fill job; follow it with ``GET /status/{task_id}``."""
+    job = start_fill(session, state.settings, tenant, body)
+    state.nudge_gap_filler()
+    return {"status": job.status, "task_id": job.id, "chunks": job.total_chunks}
+
+
+@router.get("/status/{task_id}")
+def status(task_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """status, percent_complete, records_filled and eta_seconds of a fill job."""
+    return jobs.status_of(jobs.get_job(session, tenant, task_id))
+
+
+@router.post("/cancel/{task_id}")
+def cancel(task_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+    """Stop a job; rows already written stay (they are correct data)."""
+    job = jobs.cancel_job(session, jobs.get_job(session, tenant, task_id))
+    return jobs.status_of(job)
+
+
+@router.get("/history")
+def history(session: SessionDep, tenant: TenantDep, limit: int = 50) -> list[dict[str, Any]]:
+    """The tenant's fill jobs, newest first."""
+    return [jobs.status_of(job) for job in jobs.history(session, tenant, min(limit, 500))]

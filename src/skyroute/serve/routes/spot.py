@@ -1,0 +1,150 @@
+"""Spot endpoints: interruption probability, the cluster mix decision, and their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import Field
+from sqlalchemy import select
+
+from skyroute.serve import spot
+from skyroute.serve.errors import ApiError
+from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
+from skyroute.serve.schemas import Strict
+from skyroute.serve.tables import Engine, PurposeEngineSelection, SpotRecord
+
+router = APIRouter(prefix="/api/v1/ml", tags=["spot"])
+
+SPOT_PURPOSE = "spot-optimize"
+
+
+class InterruptionIn(Strict):
+    instance_type: str = Field(min_length=1, max_length=60, examples=["m5.large"])
+    region: str = Field(min_length=1, max_length=40, examples=["us-east-1"])
+    spot_price: float | None = Field(None, gt=0, description="USD/hour (default: latest known).")
+    launch_time: datetime | None = Field(None, description="Default: now.")
+
+
+class Requirements(Strict):
+    vcpu: float = Field(gt=0, description="vCPUs each node needs.")
+    memory_gib: float = Field(gt=0, description="GiB each node needs.")
+    node_count: int = Field(ge=1, le=10_000)
+
+
+class OptimizeConstraints(Strict):
+    regions: list[str] = Field(default_factory=list)
+    max_interruption_probability: float = Field(1.0, ge=0, le=1)
+    on_demand_floor: float = Field(0.0, ge=0, le=1, description="Share of nodes on demand.")
+    max_spot_pools: int = Field(3, ge=1, le=20)
+
+
+class OptimizeIn(Strict):
+    cluster_id: str = Field(min_length=1, max_length=200)
+    requirements: Requirements
+    constraints: OptimizeConstraints = Field(default_factory=OptimizeConstraints)
+
+
+@router.post("/predict/spot-interruption")
+def predict_interruption(
+    body: InterruptionIn, state: StateDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """P(interrupted within 24 h), confidence, data_fresh_until and whether data was synthetic."""
+    at = spot.launch_time(body.launch_time)
+    answer = spot.interruption_probability(
+        session, state, tenant, body.instance_type, body.region, body.spot_price, at
+    )
+    spot.record(
+        session, tenant, "prediction", body.instance_type, body.region,
+        answer["interruption_probability"], answer,
+    )  # fmt: skip
+    session.commit()
+    return answer
+
+
+def _engine(session: SessionDep, tenant: str) -> tuple[str, str, dict[str, Any]]:
+    """(engine name, source, config) of the tenant's spot-optimize engine."""
+    import skyroute.serve.engines.builtin_spot as builtin
+
+    chosen = session.get(PurposeEngineSelection, (tenant, SPOT_PURPOSE))
+    if chosen is None or chosen.engine_id == builtin.NAME:
+        config = dict(chosen.config) if chosen else {}
+        return builtin.NAME, Path(builtin.__file__).read_text(encoding="utf-8"), config
+    row = session.scalar(
+        select(Engine).where(Engine.tenant_id == tenant, Engine.id == chosen.engine_id)
+    )
+    if row is None:
+        raise ApiError(409, "no_engine", "the selected spot engine is gone", "select another")
+    return row.name, row.source, dict(chosen.config)
+
+
+@router.post("/decision/spot-optimize")
+def spot_optimize(
+    body: OptimizeIn, state: StateDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """A spot/on-demand mix for a cluster that meets every constraint, with its savings.
+
+    The tenant's spot engine (built-in ``spot-optimize`` unless another is selected for the
+    purpose ``spot-optimize``) decides in the sandbox; if it fails, the built-in answers and
+    the response is flagged ``fallback``.
+    """
+    import skyroute.serve.engines.builtin_spot as builtin
+
+    at = spot.launch_time(None)
+    pool = spot.candidates(session, state, tenant, body.constraints.regions, at)
+    request = body.model_dump(mode="json") | {"candidates": pool}
+    name, source, config = _engine(session, tenant)
+    result = state.pool().call(source, request, config)
+    fallback_reason = None
+    output = result.output if result.ok else None
+    if output is None:
+        fallback_reason = f"engine {name}: {result.fallback_reason or 'returned nothing'}"
+        output = builtin.decide(request, {})
+        name = builtin.NAME
+    answer = dict(output) | {
+        "engine": name,
+        "fallback": fallback_reason is not None,
+        "fallback_reason": fallback_reason,
+        "synthetic": any(c["synthetic"] for c in pool),
+        "data_fresh_until": min((c["data_fresh_until"] for c in pool), default=None),
+        "decided_at": at.isoformat(),
+    }
+    savings = answer.get("estimated_savings", {}).get("savings_hourly", 0.0)
+    for rec in answer.get("recommendations", []):
+        spot.record(
+            session, tenant, "decision", rec["instance_type"], rec["region"],
+            float(rec["count"]), {"cluster_id": body.cluster_id, "recommendation": rec,
+                                  "savings_hourly": savings},
+        )  # fmt: skip
+    session.commit()
+    return answer
+
+
+@router.get("/spot/history")
+def spot_history(
+    session: SessionDep,
+    tenant: TenantDep,
+    kind: Literal["prediction", "decision"] = "prediction",
+    instance_type: str | None = None,
+    region: str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """The tenant's stored spot predictions or decisions, oldest first, for plots."""
+    query = select(SpotRecord).where(SpotRecord.tenant_id == tenant, SpotRecord.kind == kind)
+    if instance_type:
+        query = query.where(SpotRecord.instance_type == instance_type)
+    if region:
+        query = query.where(SpotRecord.region == region)
+    rows = session.scalars(query.order_by(SpotRecord.at.desc()).limit(min(limit, 5000))).all()
+    return [
+        {
+            "at": row.at.isoformat(),
+            "instance_type": row.instance_type,
+            "region": row.region,
+            "value": row.value,
+            "payload": row.payload,
+        }
+        for row in reversed(rows)
+    ]

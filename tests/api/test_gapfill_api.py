@@ -1,0 +1,186 @@
+"""The gap filler and spot predictions through the real app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from apiclient import TenantClient
+from skyroute.bundles import pack_bundle, write_bundle
+
+TODAY = datetime.now(UTC).date()
+RECENT = (TODAY - timedelta(days=5)).isoformat()
+
+
+def spot_model_zip(tmp_path: Path, trained_until: str) -> Path:
+    """A small real LightGBM interruption model over the server's spot features."""
+    import lightgbm as lgb
+
+    from skyroute.market.spot_features import INTERRUPTION_FEATURES
+
+    n = len(INTERRUPTION_FEATURES)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, n)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(scale=0.5, size=300) > 0).astype(np.int64)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5}
+    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=5)
+    model = tmp_path / "spot.txt"
+    booster.save_model(str(model))
+    folder = tmp_path / "spot-bundle"
+    write_bundle(
+        folder, name="spot", version="1", kind="spot.interruption", format="lightgbm-text",
+        trained_until=trained_until, model_file=model, features=INTERRUPTION_FEATURES,
+        inputs=[{"name": "x", "shape": [-1, n]}], outputs=[{"name": "y", "shape": [-1, 1]}],
+    )  # fmt: skip
+    return pack_bundle(folder, tmp_path / "spot.zip")
+
+
+def _upload_and_activate(tenant: TenantClient, archive: Path) -> None:
+    with archive.open("rb") as handle:
+        response: Any = tenant.post(
+            "/api/v1/ml/models/upload",
+            data={"name": "spot", "version": "1"},
+            files={"file": (archive.name, handle, "application/zip")},
+        )
+    assert response.status_code == 201, response.text
+    activated: Any = tenant.post(
+        "/api/v1/ml/models/activate", json={"model_id": "spot", "version": "1"}
+    )
+    assert activated.status_code == 200, activated.text
+
+
+def _wait(tenant: TenantClient, task_id: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status: Any = tenant.get(f"/api/v1/ml/gap-filler/status/{task_id}")
+        assert status.status_code == 200, status.text
+        body: dict[str, Any] = status.json()
+        if body["status"] != "in_progress":
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.1)
+
+
+PREDICT = {"instance_type": "m5.large", "region": "us-east-1", "spot_price": 0.04}
+SERIES = {"instance_types": ["m5.large"], "regions": ["us-east-1"]}
+
+
+def test_a_model_trained_60_days_ago_is_fresh_today_after_analyze_and_fill(
+    client: TestClient, tenant_a: TenantClient, tenant_b: TenantClient, tmp_path: Path
+) -> None:
+    trained_until = (TODAY - timedelta(days=60)).isoformat()
+    _upload_and_activate(tenant_a, spot_model_zip(tmp_path, trained_until))
+
+    before: Any = tenant_a.post("/api/v1/ml/predict/spot-interruption", json=PREDICT)
+    assert before.status_code == 200, before.text
+    assert before.json()["method"] == "model"
+    assert before.json()["data_fresh_until"] < trained_until
+
+    gap: Any = tenant_a.post("/api/v1/ml/gap-filler/analyze", json={"model_id": "spot", **SERIES})
+    assert gap.status_code == 200, gap.text
+    report = gap.json()
+    assert report["trained_until"] == trained_until and report["gap_days"] == 60
+    assert report["current_date"] == TODAY.isoformat()
+    assert report["required_data_types"] == ["spot_price", "ondemand_price"]
+    assert {row["coverage"] for row in report["coverage"]} == {0.0}
+
+    queued: Any = tenant_a.post("/api/v1/ml/gap-filler/fill", json={"model_id": "spot", **SERIES})
+    assert queued.status_code == 202, queued.text
+    task_id = queued.json()["task_id"]
+    done = _wait(tenant_a, task_id)
+    assert done["status"] == "completed" and done["percent_complete"] == 100.0
+    assert done["records_filled"] > 60 * 24 and done["eta_seconds"] == 0.0
+
+    after: Any = tenant_a.post("/api/v1/ml/predict/spot-interruption", json=PREDICT)
+    answer = after.json()
+    assert answer["data_fresh_until"] == TODAY.isoformat()
+    assert answer["synthetic"] is True  # no AWS credentials here: the labelled extension
+    assert answer["history_hours"] == 168 and 0.0 <= answer["interruption_probability"] <= 1.0
+    assert answer["confidence"] > before.json()["confidence"]
+
+    again: Any = tenant_a.post("/api/v1/ml/gap-filler/analyze", json={"model_id": "spot", **SERIES})
+    assert min(row["coverage"] for row in again.json()["coverage"]) > 0.95
+    history: Any = tenant_a.get("/api/v1/ml/gap-filler/history")
+    assert [job["task_id"] for job in history.json()] == [task_id]
+    series: Any = tenant_a.get(
+        "/api/v1/ml/spot/history", params={"instance_type": "m5.large", "region": "us-east-1"}
+    )
+    assert len(series.json()) == 2  # both predictions, kept for plots
+
+    # Another tenant sees neither the job nor the predictions.
+    hidden: Any = tenant_b.get(f"/api/v1/ml/gap-filler/status/{task_id}")
+    assert hidden.status_code == 422 and hidden.json()["error"]["code"] == "unknown_name"
+    assert tenant_b.get("/api/v1/ml/gap-filler/history").json() == []  # type: ignore[attr-defined]
+    assert tenant_b.get("/api/v1/ml/spot/history").json() == []  # type: ignore[attr-defined]
+
+
+def test_without_a_model_the_advisor_bucket_answers_and_says_so(tenant_a: TenantClient) -> None:
+    response: Any = tenant_a.post("/api/v1/ml/predict/spot-interruption", json=PREDICT)
+    body = response.json()
+    assert body["method"].startswith("advisor-bucket") and body["model_version"] is None
+    assert 0.0 < body["interruption_probability"] < 0.25
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "status", "message"),
+    [
+        ("/predict/spot-interruption", {**PREDICT, "instance_type": "m5.lage"}, 422, "m5.large"),
+        ("/predict/spot-interruption", {**PREDICT, "region": "us-east-7"}, 422, "did you mean"),
+        ("/gap-filler/fill", {**SERIES, "start": "2020-01-01"}, 422, "above the cap of 90"),
+        ("/gap-filler/fill", {**SERIES, "start": RECENT, "source": "aws"}, 422, "AWS_"),
+        ("/gap-filler/fill", {"regions": ["mars-1"], "start": "2026-11-01"}, 422, "mars-1"),
+        ("/gap-filler/analyze", SERIES, 422, "trained_until"),
+        ("/gap-filler/analyze", {"model_id": "nope"}, 409, "no active version"),
+    ],
+)
+def test_bad_requests_get_a_clear_error_and_queue_nothing(
+    tenant_a: TenantClient,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    path: str,
+    payload: dict[str, Any],
+    status: int,
+    message: str,
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    response: Any = tenant_a.post(f"/api/v1/ml{path}", json=payload)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert message in error["message"] + error["fix"]
+    assert tenant_a.get("/api/v1/ml/gap-filler/history").json() == []  # type: ignore[attr-defined]
+
+
+def test_aws_without_credentials_falls_back_only_when_asked(
+    tenant_a: TenantClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    start = (TODAY - timedelta(days=2)).isoformat()
+    body = {
+        **SERIES,
+        "start": start,
+        "source": "aws",
+        "fallback": True,
+        "data_types": ["spot_price"],
+    }
+    queued: Any = tenant_a.post("/api/v1/ml/gap-filler/fill", json=body)
+    assert queued.status_code == 202, queued.text
+    done = _wait(tenant_a, queued.json()["task_id"])
+    assert done["status"] == "completed" and done["records_filled"] > 0
+    answer: Any = tenant_a.post("/api/v1/ml/predict/spot-interruption", json=PREDICT)
+    assert answer.json()["synthetic"] is True
