@@ -125,3 +125,37 @@ def evaluate(
         summary = evaluate_hierarchy(trace, bundles, stage, seed)
     console.print_json(json.dumps(summary))
     console.print(f"wrote held-out-hours/ and held-out-functions/ reports to [bold]{out}[/]")
+
+
+@app.command()
+@handle_errors
+def spot(
+    out: Path = typer.Option(Path("out/spot"), "--out", help="Directory for bundles and report."),
+    seed: int = typer.Option(0, "--seed"),
+    days: int = typer.Option(90, "--days", help="Days of simulated launches (at least 14)."),
+    until: str = typer.Option("", "--until", help="Last day, YYYY-MM-DD [default: yesterday]."),
+    pools: int = typer.Option(1000, "--pools", help="Spot Advisor pools simulated."),
+    rounds: int = typer.Option(200, "--rounds", help="Boosting rounds, interruption model."),
+    price_rounds: int = typer.Option(300, "--price-rounds", help="Boosting rounds, price model."),
+) -> None:
+    """Spot interruption probability (24 h) and price forecast: two bundles and report.json."""
+    from skyroute.io import staged_output_dir
+    from skyroute.learn.spot import train_spot
+    from skyroute.learn.spot_data import SpotConfig, parse_until
+    from skyroute.learn.spot_report import summary_table
+
+    config = SpotConfig(
+        until=parse_until(until), seed=seed, days=days, pools=pools, rounds=rounds,
+        price_rounds=price_rounds,
+    )  # fmt: skip
+    with staged_output_dir(out) as stage, _progress() as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def report(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total)
+            progress.update(tasks[name], completed=done)
+
+        run = train_spot(config, stage, report)
+    console.print(summary_table(run.summary))
+    console.print(f"wrote spot-interruption/, spot-price/, report.json and plots to [bold]{out}[/]")
