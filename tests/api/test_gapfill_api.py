@@ -67,6 +67,16 @@ def _wait(tenant: TenantClient, task_id: str, timeout: float = 120.0) -> dict[st
         time.sleep(0.1)
 
 
+def _without_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 PREDICT = {"instance_type": "m5.large", "region": "us-east-1", "spot_price": 0.04}
 SERIES = {"instance_types": ["m5.large"], "regions": ["us-east-1"]}
 
@@ -148,12 +158,7 @@ def test_bad_requests_get_a_clear_error_and_queue_nothing(
     status: int,
     message: str,
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    empty = tmp_path / "empty"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    _without_aws_credentials(monkeypatch, tmp_path)
     response: Any = tenant_a.post(f"/api/v1/ml{path}", json=payload)
     assert response.status_code == status, response.text
     error = response.json()["error"]
@@ -164,12 +169,7 @@ def test_bad_requests_get_a_clear_error_and_queue_nothing(
 def test_aws_without_credentials_falls_back_only_when_asked(
     tenant_a: TenantClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    empty = tmp_path / "empty"
-    empty.write_text("")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    _without_aws_credentials(monkeypatch, tmp_path)
     start = (TODAY - timedelta(days=2)).isoformat()
     body = {
         **SERIES,

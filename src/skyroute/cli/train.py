@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -17,6 +18,18 @@ def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
     )
+
+
+def _reporter(progress: Progress) -> Callable[[str, int, int], None]:
+    """A ``report(name, done, total)`` callback that keeps one bar per named stage."""
+    tasks: dict[str, TaskID] = {}
+
+    def report(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = progress.add_task(name, total=total)
+        progress.update(tasks[name], completed=done)
+
+    return report
 
 
 @app.command()
@@ -48,13 +61,7 @@ def hierarchy(
         lstm_learning_rate=lstm_learning_rate,
     )
     with staged_output_dir(out) as stage, _progress() as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done)
-
+        report = _reporter(progress)
         summary = train_hierarchy(config, stage, report)
     console.print_json(json.dumps(summary))
     console.print(
@@ -74,13 +81,7 @@ def router(
     from skyroute.learn.router_pipeline import train_router
 
     with staged_output_dir(out) as stage, _progress() as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done)
-
+        report = _reporter(progress)
         summary = train_router(trace, stage, seed, report)
     console.print_json(json.dumps(summary))
     console.print(f"wrote router/, report.md, metrics.json and plots to [bold]{out}[/]")
@@ -149,13 +150,7 @@ def spot(
         price_rounds=price_rounds,
     )  # fmt: skip
     with staged_output_dir(out) as stage, _progress() as progress:
-        tasks: dict[str, TaskID] = {}
-
-        def report(name: str, done: int, total: int) -> None:
-            if name not in tasks:
-                tasks[name] = progress.add_task(name, total=total)
-            progress.update(tasks[name], completed=done)
-
+        report = _reporter(progress)
         run = train_spot(config, stage, report)
     console.print(summary_table(run.summary))
     console.print(f"wrote spot-interruption/, spot-price/, report.json and plots to [bold]{out}[/]")
