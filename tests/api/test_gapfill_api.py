@@ -113,6 +113,11 @@ def test_a_model_trained_60_days_ago_is_fresh_today_after_analyze_and_fill(
     assert answer["synthetic"] is True  # no AWS credentials here: the labelled extension
     assert answer["history_hours"] == 168 and 0.0 <= answer["interruption_probability"] <= 1.0
     assert answer["confidence"] > before.json()["confidence"]
+    metrics = client.get("/metrics").text
+    assert f'skyroute_gapfill_chunks_total{{status="done"}} {done["chunks_total"]}.0' in metrics
+    rows = f'skyroute_gapfill_rows_total{{source="synthetic"}} {done["records_filled"]}.0'
+    assert rows in metrics
+    assert 'skyroute_spot_predictions_total{method="model"} 2.0' in metrics
 
     again: Any = tenant_a.post("/api/v1/ml/gap-filler/analyze", json={"model_id": "spot", **SERIES})
     assert min(row["coverage"] for row in again.json()["coverage"]) > 0.95

@@ -14,6 +14,9 @@ class Metrics:
     decisions: Counter
     model_load_failures: Counter
     engine_fallbacks: Counter
+    gapfill_chunks: Counter
+    gapfill_rows: Counter
+    spot_predictions: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -44,6 +47,24 @@ class Metrics:
                 "skyroute_engine_fallbacks_total",
                 "Decisions that fell back to greedy, by engine and reason class",
                 ["engine", "reason"],
+                registry=registry,
+            ),
+            gapfill_chunks=Counter(
+                "skyroute_gapfill_chunks_total",
+                "Gap-fill chunks this process finished, by outcome",
+                ["status"],
+                registry=registry,
+            ),
+            gapfill_rows=Counter(
+                "skyroute_gapfill_rows_total",
+                "New market data rows written by this process's gap filler, by source",
+                ["source"],
+                registry=registry,
+            ),
+            spot_predictions=Counter(
+                "skyroute_spot_predictions_total",
+                "Spot interruption predictions, by method (model or advisor bucket)",
+                ["method"],
                 registry=registry,
             ),
         )

@@ -61,6 +61,7 @@ class AppState:
             self.sessions,
             default_sources(self.settings.gap_filler_aws_region),
             lease_seconds=self.settings.gap_filler_lease_seconds,
+            metrics=self.metrics,
         )
         self.gap_filler = BackgroundWorker(worker)
         self.gap_filler.start()

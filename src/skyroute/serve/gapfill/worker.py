@@ -24,6 +24,7 @@ from skyroute.errors import SkyRouteError
 from skyroute.market.points import MarketPoint, SeriesKey, utc
 from skyroute.market.sources import MarketSource, make_source
 from skyroute.serve.gapfill.store import write_points
+from skyroute.serve.metrics import Metrics
 from skyroute.serve.tables import GapFillChunk, GapFillJob
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ class Worker:
         sources: SourceFactory | None = None,
         lease_seconds: float = 120.0,
         owner: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.sessions = sessions
         self.sources = sources or default_sources()
         self.lease = timedelta(seconds=lease_seconds)
@@ -132,6 +135,8 @@ class Worker:
             points, source = self.fetch(chunk, request)
         except SkyRouteError as exc:
             self._fail(chunk, str(exc))
+            if self.metrics is not None:
+                self.metrics.gapfill_chunks.labels("failed").inc()
             return 0
         with self.sessions() as session:
             added = write_points(session, points)
@@ -167,6 +172,9 @@ class Worker:
                 .values(status="completed", finished_at=moment)
             )
             session.commit()
+        if self.metrics is not None:
+            self.metrics.gapfill_chunks.labels("done").inc()
+            self.metrics.gapfill_rows.labels(source).inc(added)
         return added
 
     def _fail(self, chunk: GapFillChunk, message: str) -> None:

@@ -56,6 +56,7 @@ def predict_interruption(
     answer = spot.interruption_probability(
         session, state, tenant, body.instance_type, body.region, body.spot_price, at
     )
+    state.metrics.spot_predictions.labels(answer["method"].split(" ")[0]).inc()
     spot.record(
         session, tenant, "prediction", body.instance_type, body.region,
         answer["interruption_probability"], answer,
