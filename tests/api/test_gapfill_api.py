@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from apiclient import TenantClient
 from skyroute.bundles import pack_bundle, write_bundle
+from skyroute.serve.settings import Settings
 
 TODAY = datetime.now(UTC).date()
 RECENT = (TODAY - timedelta(days=5)).isoformat()
@@ -189,3 +191,30 @@ def test_aws_without_credentials_falls_back_only_when_asked(
     assert done["status"] == "completed" and done["records_filled"] > 0
     answer: Any = tenant_a.post("/api/v1/ml/predict/spot-interruption", json=PREDICT)
     assert answer.json()["synthetic"] is True
+
+
+def test_run_on_startup_queues_and_fills_an_operator_job(settings: Settings) -> None:
+    from sqlalchemy import select
+
+    from skyroute.serve.app import create_app
+    from skyroute.serve.tables import GapFillJob
+
+    startup = replace(
+        settings,
+        gap_filler_run_on_startup=True,
+        gap_filler_instance_types=("m5.large",),
+        gap_filler_regions=("us-east-1",),
+    )
+    app = create_app(startup)
+    with TestClient(app):
+        sessions = app.state.skyroute.sessions
+        deadline = time.monotonic() + 60
+        while True:
+            with sessions() as session:
+                job = session.scalars(select(GapFillJob)).one()
+            if job.status != "in_progress" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert job.tenant_id is None and job.status == "completed"
+    assert job.request["start"] == (TODAY - timedelta(days=7)).isoformat()
+    assert job.records_filled > 0
