@@ -69,6 +69,7 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "log2_latency_ratio",
     "log2_carbon_ratio",
     "error_prob",
+    "log2_objective_ratio",
 )
 #: Features of a provider's greedy (best expected objective) tactical placement.
 PROVIDER_FEATURES: tuple[str, ...] = (*CANDIDATE_FEATURES[:3], "objective")
@@ -264,9 +265,19 @@ def tactical_candidates(data: EnvData, rows: Int, provider: Int) -> Int:
 
 
 def tactical_observation(data: EnvData, rows: Int, provider: Int) -> NDArray[np.float32]:
-    """Request features then ``CANDIDATE_FEATURES`` of each action: [B, 6 + 4 A] float32."""
+    """Request features then ``CANDIDATE_FEATURES`` of each action: [B, 6 + 5 A] float32.
+
+    The last feature is each action's expected objective over the reference's for the same
+    request (log2): the weighted sum the reward is built from, given explicitly so the policy
+    need not learn the weights' arithmetic before it can compare actions.
+    """
     out, ref = expected_outcomes(data, rows, tactical_candidates(data, rows, provider))
-    per_action = np.concatenate([ratio_features(out, ref), out.error[..., None]], axis=-1)
+    value = objective_value(out, ref, data.objective)
+    ref_value = objective_value(ref, ref, data.objective)
+    relative = np.log2(np.maximum(value, TINY) / np.maximum(ref_value, TINY))
+    per_action = np.concatenate(
+        [ratio_features(out, ref), out.error[..., None], relative[..., None]], axis=-1
+    )
     return _observation([request_features(data, rows), per_action])
 
 
