@@ -44,6 +44,7 @@ def hierarchy(
     dqn_learning_rate: float = typer.Option(5e-4, "--dqn-learning-rate"),
     ppo_learning_rate: float = typer.Option(3e-4, "--ppo-learning-rate"),
     lstm_learning_rate: float = typer.Option(3e-3, "--lstm-learning-rate"),
+    gamma: float = typer.Option(0.0, "--gamma", help="Discount of DQN and PPO (see docs)."),
 ) -> None:
     """Train DQN (provider) → PPO (region × memory) → LSTM (load) and export three bundles."""
     from skyroute.io import staged_output_dir
@@ -59,6 +60,7 @@ def hierarchy(
         dqn_learning_rate=dqn_learning_rate,
         ppo_learning_rate=ppo_learning_rate,
         lstm_learning_rate=lstm_learning_rate,
+        gamma=gamma,
     )
     with staged_output_dir(out) as stage, _progress() as progress:
         report = _reporter(progress)

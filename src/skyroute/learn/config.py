@@ -18,6 +18,9 @@ class HierarchyConfig:
     episode_length: int = 256
     dqn_learning_rate: float = 5e-4
     ppo_learning_rate: float = 3e-4
+    #: Discount of both agents. 0: a placement does not change later requests' rewards (the
+    #: environments are contextual bandits), so future rewards would only add variance.
+    gamma: float = 0.0
     #: LSTM forecaster: 2 layers, 12-step windows, asymmetric loss.
     lstm_hidden: int = 32
     lstm_epochs: int = 15
@@ -43,6 +46,8 @@ class HierarchyConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise ConfigError(f"{name}={value} is impossible", f"{name} must be positive")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ConfigError(f"gamma={self.gamma} is not a discount", "use a value in [0, 1]")
         if not 0.0 < self.holdout_hours < 1.0:
             raise ConfigError(f"holdout_hours={self.holdout_hours} is not a share", "use e.g. 0.25")
 
