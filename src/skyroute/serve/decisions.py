@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from skyroute.serve import placement
 from skyroute.serve.auth import now
+from skyroute.serve.engines import builtin_source
 from skyroute.serve.errors import ApiError
 from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.settings import BUILTIN_ENGINES
@@ -63,7 +64,7 @@ def _run_engine(
     if engine_id == "rules":
         import skyroute.serve.engines.builtin_rules as builtin_rules
 
-        source = _builtin_source(builtin_rules)
+        source = builtin_source("builtin_rules")
         return "rules", builtin_rules.VERSION, _sandboxed(state, source, "rules", config, items)
     engine = session.scalar(
         select(Engine).where(Engine.tenant_id == tenant_id, Engine.id == engine_id)
@@ -71,12 +72,6 @@ def _run_engine(
     if engine is None:
         raise ApiError(404, "not_found", f"no engine {engine_id!r}", "GET /api/v1/ml/engines/list")
     return engine.name, engine.version, _sandboxed(state, engine.source, engine.name, config, items)
-
-
-def _builtin_source(module: Any) -> str:
-    from pathlib import Path
-
-    return Path(module.__file__).read_text(encoding="utf-8")
 
 
 def _sandboxed(

@@ -8,6 +8,7 @@ answer is the Spot Advisor bucket's hazard over the same 24 hours, and says so.
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass
@@ -47,23 +48,31 @@ class MarketContext:
     synthetic: bool
 
 
+@functools.lru_cache(maxsize=1)
+def _offered() -> tuple[dict[str, str], dict[str, frozenset[str]]]:
+    """(provider of each priced or advisor-listed instance type, regions of each provider)."""
+    catalog = load_catalog()
+    prices, advisor = catalog.vm_prices, catalog.spot_advisor
+    providers = dict.fromkeys(map(str, advisor["instance_type"]), "aws")
+    providers.update(
+        zip(map(str, prices["instance_type"]), map(str, prices["provider"]), strict=True)
+    )
+    regions = {
+        name: frozenset(map(str, prices.loc[prices["provider"] == name, "region"]))
+        for name in set(providers.values())
+    }
+    regions["aws"] |= frozenset(map(str, advisor["region"]))
+    return providers, regions
+
+
 def provider_of(instance_type: str, region: str) -> str:
     """The provider of a known instance type; unknown names get a "did you mean"."""
-    catalog = load_catalog()
-    advisor = catalog.spot_advisor
-    prices = catalog.vm_prices
-    if instance_type in set(prices["instance_type"]):
-        provider = str(prices.loc[prices["instance_type"] == instance_type, "provider"].iloc[0])
-        regions = set(prices.loc[prices["provider"] == provider, "region"])
-        if provider == "aws":
-            regions |= set(advisor["region"])
-    elif instance_type in set(advisor["instance_type"]):
-        provider, regions = "aws", set(advisor["region"])
-    else:
-        known = set(prices["instance_type"]) | set(advisor["instance_type"])
-        raise UnknownNameError("instance type", instance_type, known)
-    if region not in regions:
-        raise UnknownNameError(f"{provider} region", region, regions)
+    providers, regions = _offered()
+    provider = providers.get(instance_type)
+    if provider is None:
+        raise UnknownNameError("instance type", instance_type, providers)
+    if region not in regions[provider]:
+        raise UnknownNameError(f"{provider} region", region, regions[provider])
     return provider
 
 

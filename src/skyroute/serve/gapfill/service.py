@@ -8,8 +8,9 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from skyroute.errors import ConfigError
+from skyroute.errors import ConfigError, UnknownNameError
 from skyroute.market.points import DATA_TYPES, SOURCES
+from skyroute.market.sources.base import SourceError
 from skyroute.market.universe import series_for
 from skyroute.serve import registry
 from skyroute.serve.errors import ApiError
@@ -108,8 +109,6 @@ def analyze(
 def resolve_source(name: str, fallback: bool) -> str:
     """The source a job uses; ``auto`` is aws with credentials, else the synthetic extension."""
     if name not in (*SOURCES, "auto"):
-        from skyroute.errors import UnknownNameError
-
         raise UnknownNameError("market data source", name, (*SOURCES, "auto"))
     if name not in ("aws", "auto"):
         return name
@@ -120,8 +119,6 @@ def resolve_source(name: str, fallback: bool) -> str:
     if name == "auto":
         return "synthetic"
     if not fallback:
-        from skyroute.market.sources.base import SourceError
-
         raise SourceError(
             "source 'aws' was asked for, but no AWS credentials were found",
             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE), use source "

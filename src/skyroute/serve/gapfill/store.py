@@ -103,18 +103,15 @@ def hourly_history(
     since = last_hour - timedelta(hours=hours - 1)
     rows = session.execute(
         select(MarketPointRow.at, MarketPointRow.value, MarketPointRow.synthetic)
-        .where(*_series(key), MarketPointRow.at >= since - timedelta(days=7))
-        .where(MarketPointRow.at < before)
+        .where(*_series(key), MarketPointRow.at >= since, MarketPointRow.at < before)
         .order_by(MarketPointRow.at)
     ).all()
+    carried = latest_value(session, key, since)  # the price in effect when the window opens
+    last: float | None = carried[0] if carried else None
     buckets: dict[datetime, list[float]] = {}
     synthetic = False
-    last: float | None = None
     for at, value, is_synthetic in rows:
         at = utc(at)
-        if at < since:
-            last = value
-            continue
         buckets.setdefault(at.replace(minute=0, second=0, microsecond=0), []).append(value)
         synthetic = synthetic or bool(is_synthetic)
     values: list[float] = []

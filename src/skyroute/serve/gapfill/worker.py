@@ -70,7 +70,7 @@ class Worker:
     def claim(self) -> GapFillChunk | None:
         """The next chunk, now leased to this worker, or None when nothing is claimable."""
         with self.sessions() as session:
-            for _ in range(5):  # another worker may win the race for a candidate; try the next
+            while True:  # a lost race means another worker took that chunk: look for the next
                 moment = datetime.now(UTC)
                 claimable = or_(
                     GapFillChunk.status == "pending",
@@ -98,12 +98,11 @@ class Worker:
                 session.commit()
                 if won.rowcount == 1:  # type: ignore[attr-defined]
                     return session.get(GapFillChunk, candidate)
-            return None
 
     def fetch(
         self, chunk: GapFillChunk, request: dict[str, object]
     ) -> tuple[list[MarketPoint], str]:
-        """The chunk's points: the snapshot where it falls in range, then the job's source.
+        """The chunk's points from the job's source, and the name of the source that gave them.
 
         A series the job's source cannot have (on-demand prices or carbon from ``aws``) comes
         from the labelled synthetic extension. A failing source falls back to it only when
@@ -111,18 +110,16 @@ class Worker:
         """
         key = _key(chunk)
         start, end = utc(chunk.start), utc(chunk.end)
-        wanted = str(request.get("source", "synthetic"))
-        points = self.sources("embedded").fetch(key, start, end) if wanted != "aws" else []
-        primary = self.sources(wanted) if wanted != "embedded" else self.sources("synthetic")
+        primary = self.sources(str(request.get("source", "synthetic")))
         if not primary.covers(key):
             primary = self.sources("synthetic")
         try:
-            return points + primary.fetch(key, start, end), primary.name
+            return primary.fetch(key, start, end), primary.name
         except SkyRouteError:
             if not request.get("fallback") or primary.name == "synthetic":
                 raise
-            log.warning("source %s failed for %s; falling back to synthetic", wanted, key.label)
-            return points + self.sources("synthetic").fetch(key, start, end), "synthetic"
+            log.warning("%s failed for %s; falling back to synthetic", primary.name, key.label)
+            return self.sources("synthetic").fetch(key, start, end), "synthetic"
 
     def fill(self, chunk: GapFillChunk) -> int:
         """Fetch and commit one claimed chunk; returns the rows it added."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter
@@ -11,6 +10,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from skyroute.serve import spot
+from skyroute.serve.engines import builtin_source
 from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import Strict
@@ -72,7 +72,7 @@ def _engine(session: SessionDep, tenant: str) -> tuple[str, str, dict[str, Any]]
     chosen = session.get(PurposeEngineSelection, (tenant, SPOT_PURPOSE))
     if chosen is None or chosen.engine_id == builtin.NAME:
         config = dict(chosen.config) if chosen else {}
-        return builtin.NAME, Path(builtin.__file__).read_text(encoding="utf-8"), config
+        return builtin.NAME, builtin_source("builtin_spot"), config
     row = session.scalar(
         select(Engine).where(Engine.tenant_id == tenant, Engine.id == chosen.engine_id)
     )
