@@ -82,7 +82,9 @@ def test_simulate_writes_every_output_and_is_byte_identical_for_a_seed(tmp_path:
     assert set(policies) >= {"oracle", "greedy", "only-aws", "only-azure", "only-gcp", "random"}
     for m in policies.values():
         assert set(m) >= {"cost_usd", "latency_ms", "carbon_g", "cold_start_rate", "error_rate"}
-        assert set(m["latency_ms"]) == {"mean", "p50", "p95", "p99"}
+        assert set(m["latency_ms"]) == {"mean", "p50", "p95", "p99", "mean_short_calls"}
+        assert set(m["mix"]) == {"provider", "platform", "purchase", "product"}
+        assert abs(sum(m["mix"]["platform"].values()) - 1.0) < 1e-9
         assert m["cost_usd"] > 0 and m["carbon_g"] > 0 and m["latency_ms"]["p50"] > 0
         assert m["objective"] >= policies["oracle"]["objective"] - 1e-12
 

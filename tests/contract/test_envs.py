@@ -15,11 +15,11 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import skyroute.world.envs
 from skyroute.errors import ConfigError, UnknownNameError
 from skyroute.world.catalog.loader import Catalog
-from skyroute.world.envs.dynamics import CANDIDATE_REGIONS
+from skyroute.world.envs.dynamics import CANDIDATE_REGIONS, TACTICAL_MEMORY_SIZES_MB
 from skyroute.world.envs.strategic import StrategicEnv
 from skyroute.world.envs.tactical import TacticalEnv, TraceEnv
 from skyroute.world.envs.vector import StrategicVectorEnv, TacticalVectorEnv, TraceVectorEnv
-from skyroute.world.model import MEMORY_SIZES_MB, World, build_world
+from skyroute.world.model import World, build_world
 from skyroute.world.traces.schema import Trace
 
 ENV_IDS = sorted(k for k in gymnasium.registry if k.startswith("SkyRoute/"))
@@ -80,9 +80,9 @@ def test_tactical_actions_are_nearest_regions_times_memory(small_world: World) -
     rtt = small_world.rtt_ms[origin]
     gcp = small_world.providers.index("gcp")
     places = [small_world.describe(int(i)) for i in env.data.candidates[origin, gcp]]
-    assert env.action_space.n == CANDIDATE_REGIONS * len(MEMORY_SIZES_MB) == 24
+    assert env.action_space.n == CANDIDATE_REGIONS * len(TACTICAL_MEMORY_SIZES_MB) == 24
     assert all(p.provider == "gcp" and p.platform == "function" for p in places)
-    assert [p.memory_mb for p in places[:6]] == list(MEMORY_SIZES_MB)
+    assert [p.memory_mb for p in places[:6]] == list(TACTICAL_MEMORY_SIZES_MB)
     ranked = [small_world.region_ids.index("gcp:" + places[6 * k].region) for k in range(4)]
     gcp_regions = [i for i, r in enumerate(small_world.region_ids) if r.startswith("gcp:")]
     assert sorted(rtt[ranked]) == list(rtt[ranked])
@@ -94,7 +94,9 @@ def test_azure_memory_fallback_is_masked() -> None:
     env = TacticalEnv(provider="azure")
     env.reset(seed=0)
     mask = env.action_masks()
-    assert not mask[5::6].any() and mask.sum() == 20  # Azure functions stop at 1,536 MB
+    # Azure sells 512 and 2,048 MB (Flex) and the fixed 1,536 MB Consumption instance only.
+    offered = [size in (512, 1536, 2048) for size in TACTICAL_MEMORY_SIZES_MB]
+    assert (mask.reshape(-1, len(offered)) == offered).all() and mask.sum() == 12
 
 
 def test_accepts_trace_and_world_objects(small_trace: Trace, small_world: World) -> None:

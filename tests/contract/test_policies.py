@@ -60,7 +60,9 @@ def test_latency_slo_filters_candidates(small_trace: Trace, small_world: World) 
         constraints=Constraints(max_latency_ms=float(np.median(loose.outcome.latency_ms)))
     )
     tight = simulate(small_trace, make_policy("cheapest"), small_world, slo, seed=0)
-    assert tight.outcome.latency_ms.mean() < loose.outcome.latency_ms.mean()
+    limit = slo.constraints.max_latency_ms
+    assert (tight.outcome.latency_ms <= limit).mean() > (loose.outcome.latency_ms <= limit).mean()
+    assert tight.constraint_fixes == 0
 
 
 def test_unknown_policy_suggests_the_closest_name() -> None:

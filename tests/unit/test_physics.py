@@ -27,9 +27,9 @@ def test_billing_covers_execution_and_cost_grows_with_time(
     p = small_world.placements.take(np.full(len(values), index))
     exec_ms = np.sort(np.asarray(values))
     billed = billed_ms(exec_ms, p)
-    assert (billed >= p.billing_min_ms * p.billing_scale - 1e-9).all()
-    assert (billed >= exec_ms * p.billing_scale - 1e-6).all()
-    cost = cost_usd(billed, p)
+    assert (billed >= p.billing_min_ms * p.busy_scale - 1e-9).all()
+    assert (billed >= exec_ms * p.busy_scale - 1e-6).all()
+    cost = cost_usd(billed, p, memory_mb=np.full(len(values), 300.0))
     assert (cost > 0).all()
     assert (np.diff(cost) >= -1e-15).all()
 

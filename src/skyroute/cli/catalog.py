@@ -1,11 +1,16 @@
-"""`skyroute catalog regions|prices|carbon|latency`: print the world model's real-data tables."""
+"""`skyroute catalog regions|prices|carbon|latency|latency-fit`: print the real-data tables."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from skyroute.cli._common import console, handle_errors
+
+if TYPE_CHECKING:
+    from skyroute.world.model import WorldConfig
 
 app = typer.Typer(help="Show the shipped catalog: regions, prices, carbon and latency.")
 
@@ -55,34 +60,46 @@ def prices(
     provider: str | None = PROVIDER_OPTION,
     memory_mb: int = typer.Option(512, "--memory", help="Memory size to price, MB."),
 ) -> None:
-    """Function and container prices per region of the world model, at one memory size."""
+    """Every product's price per region of the world model, at one memory size."""
     from skyroute.world.catalog.loader import load_catalog
-    from skyroute.world.providers import get_provider
-    from skyroute.world.providers.base import ON_DEMAND, SPOT
-    from skyroute.world.providers.containers import container_rate
+    from skyroute.world.products import products_of
 
     catalog = load_catalog()
-    table = Table(title=f"Prices at {memory_mb} MB (USD)")
-    for column in ("region", "function $/s", "$/request", "container $/s", "spot $/s", "source"):
-        table.add_column(column, justify="left" if column in ("region", "source") else "right")
+    table = Table(title=f"Prices at {memory_mb} MB (USD; products without that size are skipped)")
+    for column in ("region", "product", "purchase", "$/s busy", "$/s idle", "$/request", "source"):
+        table.add_column(
+            column,
+            justify="left" if column in ("region", "product", "purchase", "source") else "right",
+        )
     for rid in _selected(provider, core_only=True):
         name, region = rid.split(":", 1)
-        rate = get_provider(name).function_rate(catalog, region, memory_mb)
-        container = container_rate(catalog, name, region, ON_DEMAND, memory_mb)
-        spot = (
-            f"{container_rate(catalog, name, region, SPOT, memory_mb).usd_per_second:.3e}"
-            if get_provider(name).supports("container", SPOT, memory_mb) is None
-            else "-"
-        )
-        table.add_row(
-            rid,
-            f"{rate.usd_per_second:.3e}",
-            f"{rate.usd_per_request:.2e}",
-            f"{container.usd_per_second:.3e}",
-            spot,
-            container.source,
-        )
+        for product in products_of(name):
+            sizes = product.memory_sizes(_config_with(memory_mb))
+            if memory_mb not in sizes:
+                continue
+            for purchase in product.purchases:
+                price = product.price(catalog, region, memory_mb, purchase)
+                busy = (
+                    f"{price.usd_per_second:.3e}"
+                    if price.usd_per_observed_gb_second == 0
+                    else f"{price.usd_per_observed_gb_second:.3e}/GB used"
+                )
+                table.add_row(
+                    rid,
+                    product.name,
+                    purchase,
+                    busy,
+                    f"{price.idle_usd_per_second:.3e}" if price.idle_usd_per_second else "-",
+                    f"{price.usd_per_request:.2e}",
+                    price.source,
+                )
     console.print(table)
+
+
+def _config_with(memory_mb: int) -> WorldConfig:
+    from skyroute.world.model import WorldConfig
+
+    return WorldConfig(memory_sizes_mb=(memory_mb,))
 
 
 @app.command()
@@ -134,4 +151,35 @@ def latency(
     for rid in _selected(provider, core_only=True):
         value, source = rtt_ms(catalog, origin, rid)
         table.add_row(rid, f"{value:.1f}", source)
+    console.print(table)
+
+
+@app.command("latency-fit")
+@handle_errors
+def latency_fit() -> None:
+    """The distance-band RTT fit: coefficients and its error on the measured pairs."""
+    from skyroute.world.catalog.latency import fit_error_report
+    from skyroute.world.catalog.loader import load_catalog
+
+    table = Table(title="RTT fit per distance band: rtt = a + b x km (errors on measured pairs)")
+    for column in (
+        "band km",
+        "a ms",
+        "b ms/km",
+        "n (aws/azure)",
+        "median |err| %",
+        "mean |err| %",
+        "other provider's fit, median |err| %",
+    ):
+        table.add_column(column, justify="left" if column == "band km" else "right")
+    for band in fit_error_report(load_catalog()):
+        table.add_row(
+            f"{band.lo_km:.0f}-{band.hi_km:.0f}",
+            f"{band.intercept_ms:.2f}",
+            f"{band.slope_ms_per_km:.5f}",
+            f"{band.n_pairs} ({band.n_aws}/{band.n_azure})",
+            f"{band.median_abs_pct:.1f}",
+            f"{band.mean_abs_pct:.1f}",
+            f"{band.lopo_median_abs_pct:.1f}",
+        )
     console.print(table)

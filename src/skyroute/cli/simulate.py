@@ -34,21 +34,51 @@ def simulate(
     w_cost: float = typer.Option(0.4, "--w-cost", help="Weight of cost in the objective."),
     w_latency: float = typer.Option(0.4, "--w-latency", help="Weight of latency in the objective."),
     w_carbon: float = typer.Option(0.2, "--w-carbon", help="Weight of carbon in the objective."),
+    max_latency_ms: float | None = typer.Option(
+        None, "--max-latency-ms", help="Hard limit on each call's expected latency, ms."
+    ),
+    max_cost: float | None = typer.Option(
+        None, "--max-cost", help="Hard limit on each call's expected cost, USD."
+    ),
+    providers: str = typer.Option(
+        "", "--providers", help="Allowed providers, comma-separated (e.g. aws,gcp)."
+    ),
+    regions: str = typer.Option(
+        "",
+        "--regions",
+        help="Allowed regions, comma-separated (e.g. aws:eu-west-1,gcp:europe-west1).",
+    ),
+    latency_floor_ms: float = typer.Option(
+        100.0, "--latency-floor-ms", help="Reference latencies below this count as this, ms."
+    ),
 ) -> None:
     """Replay a trace under one or all policies; write metrics.json, report.md and plots."""
     from skyroute.io import staged_output_dir
     from skyroute.world.catalog.loader import load_catalog, region_ids
     from skyroute.world.compare import compare, resolve_policies, write_comparison
     from skyroute.world.model import build_world
-    from skyroute.world.objective import Objective
+    from skyroute.world.objective import Constraints, Objective, allowed_placements
     from skyroute.world.traces.spec import load_trace
 
     names = resolve_policies(policy)
-    objective = Objective(cost=w_cost, latency=w_latency, carbon=w_carbon)
+    constraints = Constraints(
+        providers=_names(providers),
+        regions=_names(regions),
+        max_latency_ms=max_latency_ms,
+        max_cost_usd=max_cost,
+    )
+    objective = Objective(
+        cost=w_cost,
+        latency=w_latency,
+        carbon=w_carbon,
+        constraints=constraints,
+        latency_floor_ms=latency_floor_ms,
+    )
     with console.status("loading catalog and trace"):
         catalog = load_catalog()
         loaded = load_trace(trace, seed=seed, known_regions=region_ids(catalog))
         world = build_world(catalog, origins=list(loaded.origin_names))
+        allowed_placements(world, constraints)  # unknown names: "did you mean", before work
     with (
         staged_output_dir(out) as stage,
         Progress(
@@ -72,6 +102,10 @@ def simulate(
     console.print(f"wrote metrics.json, report.md and plots to [bold]{out}[/]")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def _table(metrics: dict[str, PolicyMetrics]) -> Table:
     table = Table(
         title="Policies, best first (objective: 1.0 = reference placement; lower is better)"
@@ -81,11 +115,15 @@ def _table(metrics: dict[str, PolicyMetrics]) -> Table:
         "objective",
         "cost $",
         "mean ms",
+        "short ms",
         "p95 ms",
         "p99 ms",
         "CO2 g",
         "cold",
         "errors",
+        "aws/azure/gcp",
+        "fn/container",
+        "spot",
     )
     for header in headers:
         table.add_column(header, justify="left" if header == "policy" else "right", no_wrap=True)
@@ -96,10 +134,14 @@ def _table(metrics: dict[str, PolicyMetrics]) -> Table:
             f"{m['objective']:.3f}",
             f"{m['cost_usd']:,.2f}",
             f"{lat['mean']:,.0f}",
+            f"{lat['mean_short_calls']:,.0f}",
             f"{lat['p95']:,.0f}",
             f"{lat['p99']:,.0f}",
             f"{m['carbon_g']:,.0f}",
             f"{100 * m['cold_start_rate']:.1f}%",
             f"{100 * m['error_rate']:.2f}%",
+            "/".join(f"{100 * v:.0f}" for v in m["mix"]["provider"].values()),
+            "/".join(f"{100 * v:.0f}" for v in m["mix"]["platform"].values()),
+            f"{100 * m['mix']['purchase']['spot']:.0f}%",
         )
     return table

@@ -114,10 +114,18 @@ def build_dataset(trace: Trace, world: World, seed: int = 0) -> pd.DataFrame:
     continent = _continent(trace.origin_names)[trace.origin]
     for k, name in enumerate(("americas", "europe", "asia")):
         frame[f"origin_{name}"] = (continent == k).astype(np.float64)
+    from skyroute.world.physics import observed_gb
+
     p = world.placements
     inv = actual_invocations(trace, world)
-    frame["log_fn_price"] = np.log10(p.usd_per_second[best["function"]])
-    frame["log_ct_price"] = np.log10(p.usd_per_second[best["container"]])
+    # Price per second of the size as sold; Azure Consumption bills observed memory instead, so
+    # it is priced here at the memory the call uses.
+    used_gb = observed_gb(inv.memory_mb, p.take(best["function"]))
+    fn_price = p.usd_per_second[best["function"]] + (
+        used_gb * p.usd_per_observed_gb_second[best["function"]]
+    )
+    frame["log_fn_price"] = np.log10(np.maximum(fn_price, 1e-15))
+    frame["log_ct_price"] = np.log10(np.maximum(p.usd_per_second[best["container"]], 1e-15))
     frame["carbon_fn"] = world.carbon[p.region[best["function"]], inv.hour] / 1000.0
     frame["carbon_ct"] = world.carbon[p.region[best["container"]], inv.hour] / 1000.0
     for platform, short in (("function", "fn"), ("container", "ct")):

@@ -55,7 +55,7 @@ def simulate_router(
         "router": np.where(predicted, rows["ct_placement"], rows["fn_placement"]).astype(np.int64),
     }
     policies = {
-        name: dict(summarise(simulate_placement(part, plan, world, None, seed, name)))
+        name: dict(summarise(simulate_placement(part, plan, world, None, seed, name), world))
         for name, plan in plans.items()
     }
     accuracy = float(np.mean(predicted == rows["label_container"].to_numpy().astype(bool)))

@@ -31,7 +31,6 @@ def write_markdown(
     out_dir: Path,
     trace_info: dict[str, Any],
     policies: dict[str, PolicyMetrics],
-    mixes: dict[str, dict[str, float]],
     notes: list[str],
 ) -> Path:
     """``report.md``: the policies side by side, best objective first, with the plots."""
@@ -42,22 +41,38 @@ def write_markdown(
         f"{trace_info['functions']:,} functions over {trace_info['hours']:.1f} h "
         f"(seed {trace_info['seed']}).",
         "",
-        "Objective: weighted cost, mean latency and carbon, each relative to the reference "
-        "placement running the whole trace, plus a penalty per error (1.0 = as good as the "
-        "reference; lower is better; weights under Notes).",
+        "Objective: weighted total cost, per-call latency relative to the same call on the "
+        "reference placement (slowdown, with a floor), and total carbon, each relative to the "
+        "reference placement running the whole trace, plus a penalty per error (1.0 = as good "
+        "as the reference; lower is better; weights under Notes). 'short ms' is the mean "
+        "latency of the calls that take under a second on the reference.",
         "",
-        "| policy | objective | cost (USD) | mean latency (ms) | p95 (ms) | p99 (ms) "
-        "| carbon (g) | cold starts | errors | aws / azure / gcp |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| policy | objective | cost (USD) | mean latency (ms) | short ms | p95 (ms) "
+        "| p99 (ms) | carbon (g) | cold starts | errors | infeasible |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, m in sorted(policies.items(), key=lambda kv: kv[1]["objective"]):
-        mix = mixes.get(name, {})
-        share = " / ".join(f"{100 * mix.get(p, 0.0):.0f}%" for p in ("aws", "azure", "gcp"))
+    ranked = sorted(policies.items(), key=lambda kv: kv[1]["objective"])
+    for name, m in ranked:
         lat = m["latency_ms"]
         lines.append(
             f"| {name} | {m['objective']:.4f} | {m['cost_usd']:.4f} | {lat['mean']:.1f} "
-            f"| {lat['p95']:.1f} | {lat['p99']:.1f} | {m['carbon_g']:.2f} "
-            f"| {100 * m['cold_start_rate']:.2f}% | {100 * m['error_rate']:.3f}% | {share} |"
+            f"| {lat['mean_short_calls']:.1f} | {lat['p95']:.1f} | {lat['p99']:.1f} "
+            f"| {m['carbon_g']:.2f} | {100 * m['cold_start_rate']:.2f}% "
+            f"| {100 * m['error_rate']:.3f}% | {100 * m['infeasible_rate']:.2f}% |"
+        )
+    lines += ["", "## Where the calls ran (share of calls)", ""]
+    lines += ["| policy | aws / azure / gcp | function / container | on-demand / spot | products |"]
+    lines += ["|---|---|---|---|---|"]
+    for name, m in ranked:
+        mix = m["mix"]
+        products = ", ".join(
+            f"{product} {100 * share:.0f}%"
+            for product, share in sorted(mix["product"].items(), key=lambda kv: -kv[1])
+            if share >= 0.005
+        )
+        lines.append(
+            f"| {name} | {_shares(mix['provider'])} | {_shares(mix['platform'])} "
+            f"| {_shares(mix['purchase'])} | {products} |"
         )
     lines += ["", f"![policies]({PARETO_PLOT})", "", f"![hourly]({HOURLY_PLOT})", ""]
     if notes:
@@ -65,6 +80,10 @@ def write_markdown(
     path = out_dir / REPORT_FILE
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def _shares(shares: dict[str, float]) -> str:
+    return " / ".join(f"{100 * v:.0f}%" for v in shares.values())
 
 
 def write_plots(

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from skyroute.world.metrics import PolicyMetrics, hourly, placement_mix, summarise
+import numpy as np
+from numpy.typing import NDArray
+
+from skyroute.world.metrics import SHORT_CALL_MS, PolicyMetrics, hourly, summarise
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
 from skyroute.world.policies import POLICIES, make_policy
@@ -23,7 +26,6 @@ class Comparison:
     trace: dict[str, Any]
     metrics: dict[str, PolicyMetrics]
     hourly: dict[str, dict[str, list[float]]]
-    mix: dict[str, dict[str, float]]
     notes: list[str]
 
 
@@ -47,15 +49,14 @@ def compare(
     """Simulate every named policy (and the ``extra`` instances) on ``trace``, same draws."""
     metrics: dict[str, PolicyMetrics] = {}
     series: dict[str, dict[str, list[float]]] = {}
-    mix: dict[str, dict[str, float]] = {}
+    short = _short_calls(trace, world)
     policies: dict[str, Policy] = {name: make_policy(name) for name in names}
     policies.update(extra or {})
     for name, policy in policies.items():
         on_policy(name)
         result = simulate(trace, policy, world, objective, seed)
-        metrics[name] = summarise(result)
+        metrics[name] = summarise(result, world, short)
         series[name] = hourly(result, trace.timestamp_s)
-        mix[name] = placement_mix(world.providers, world.placements.provider[result.placement])
     info = {
         "spec": trace_spec,
         "invocations": len(trace),
@@ -69,7 +70,20 @@ def compare(
         f"Reference placement: {world.config.reference.label()}.",
         "The oracle's figures are a hindsight lower bound (see docs/world-model.md), not a replay.",
     ]
-    return Comparison(info, metrics, series, mix, notes)
+    limits = objective.constraints
+    if limits != type(limits)():
+        notes.append(f"Hard constraints: {limits}.")
+    return Comparison(info, metrics, series, notes)
+
+
+def _short_calls(trace: Trace, world: World) -> NDArray[np.bool_]:
+    """Calls that run under a second on the reference placement (warm)."""
+    from skyroute.world.objective import reference_outcome
+    from skyroute.world.requests import actual_invocations
+
+    ref = reference_outcome(actual_invocations(trace, world), world)
+    short: NDArray[np.bool_] = ref.latency_ms < SHORT_CALL_MS
+    return short
 
 
 def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective) -> None:
@@ -82,8 +96,14 @@ def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective
             "latency": objective.latency,
             "carbon": objective.carbon,
             "error_penalty": objective.error_penalty,
+            "latency_floor_ms": objective.latency_floor_ms,
+            "constraints": {
+                "providers": list(objective.constraints.providers),
+                "regions": list(objective.constraints.regions),
+                "max_latency_ms": objective.constraints.max_latency_ms,
+                "max_cost_usd": objective.constraints.max_cost_usd,
+            },
         },
-        "placement_mix": comparison.mix,
     }
     write_metrics(out_dir, comparison.trace, comparison.metrics, extra)
     weights = (
@@ -91,5 +111,5 @@ def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective
         f"{objective.carbon}; error penalty {objective.error_penalty}."
     )
     notes = [weights, *comparison.notes]
-    write_markdown(out_dir, comparison.trace, comparison.metrics, comparison.mix, notes)
+    write_markdown(out_dir, comparison.trace, comparison.metrics, notes)
     write_plots(out_dir, comparison.metrics, comparison.hourly)

@@ -73,8 +73,7 @@ def requests_from_profiles(
 
 def expected_of(requests: Requests, placement: NDArray[np.int64], world: World) -> Outcome:
     """Expected outcome of each request on its chosen placement (cold start as a probability)."""
-    from skyroute.world.physics import cold_probability, outcome
+    from skyroute.world.physics import expected_outcome
 
     p = world.placements.take(placement)
-    cold = cold_probability(requests.expected_idle_s, p.cold_curve, world)
-    return outcome(requests.expected, p, world, cold, None, None)
+    return expected_outcome(requests.expected, p, world, requests.expected_idle_s)

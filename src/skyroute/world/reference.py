@@ -43,34 +43,57 @@ def reference_replay(
     """Same contract as :func:`skyroute.world.simulator.replay`, one call at a time."""
     cfg = world.config
     t = world.placements
-    last_call: dict[tuple[int, int], float] = {}
+    last_start: dict[tuple[int, int], float] = {}
+    last_end: dict[tuple[int, int], float] = {}
     columns: dict[str, list[float]] = {k: [] for k in Outcome._fields}
     for i in range(len(placement)):
         j = int(placement[i])
         key = (int(function[i]), j)
-        previous = last_call.get(key)
-        idle = None if previous is None else float(timestamp_s[i]) - previous
-        last_call[key] = float(timestamp_s[i])
-        cold = (
-            1.0 if draws.cold_u[i] < _cold_probability(world, int(t.cold_curve[j]), idle) else 0.0
-        )
-
+        now = float(timestamp_s[i])
         share = min(float(t.vcpu[j]), 1.0)
         f = cfg.cpu_bound_fraction
         exec_ms = float(actual.duration_ms[i]) * (f * cfg.reference_vcpu / share + (1.0 - f))
+
+        keepalive = float(t.keepalive_s[j])
+        warmth = int(t.warmth[j])
+        if warmth == 0:  # measured idle curve, on the time since the previous start
+            previous = last_start.get(key)
+            idle = None if previous is None else now - previous
+            p_cold = _cold_probability(world, int(t.cold_curve[j]), idle)
+            cold = 1.0 if draws.cold_u[i] < p_cold else 0.0
+            idle_ms = 0.0
+        else:  # kept alive for keepalive_s after the latest end
+            latest = last_end.get(key)
+            gap = math.inf if latest is None else now - latest
+            cold = 1.0 if gap > keepalive else 0.0
+            idle_ms = min(max(gap, 0.0), keepalive) * 1000.0 if warmth == 2 else 0.0
+        last_start[key] = now
+        last_end[key] = max(last_end.get(key, -math.inf), now + exec_ms / 1000.0)
+
+        cold_ms = float(t.cold_median_ms[j]) * math.exp(
+            float(t.cold_sigma[j]) * float(draws.cold_z[i])
+        )
         step = float(t.billing_step_ms[j])
         billed = max(float(t.billing_min_ms[j]), math.ceil(exec_ms / step) * step)
-        billed *= float(t.billing_scale[j])
-        cost = billed / 1000.0 * float(t.usd_per_second[j]) + float(t.usd_per_request[j])
-        energy_kwh = billed / 3_600_000.0 * float(t.power_w[j]) * float(t.pue[j]) / 1000.0
+        billed += cold * min(cold_ms, float(t.init_billed_max_ms[j]))
+        billed *= float(t.busy_scale[j])
+        per_second = float(t.usd_per_second[j])
+        memory_step = float(t.observed_memory_step_mb[j])
+        if memory_step > 0:
+            used = max(math.ceil(float(actual.memory_mb[i]) / memory_step), 1.0) * memory_step
+            per_second += used / 1024.0 * float(t.usd_per_observed_gb_second[j])
+        cost = (
+            billed / 1000.0 * per_second
+            + idle_ms / 1000.0 * float(t.idle_usd_per_second[j])
+            + float(t.usd_per_request[j])
+        )
+        watt_ms = billed * float(t.power_w[j]) + idle_ms * float(t.idle_power_w[j])
+        energy_kwh = watt_ms / 3_600_000.0 * float(t.pue[j]) / 1000.0
         region = int(t.region[j])
         carbon = energy_kwh * float(world.carbon[region, int(actual.hour[i])])
 
         rtt = float(world.rtt_ms[int(actual.origin[i]), region])
         transfer = float(actual.payload_kb[i]) * 8.0 / cfg.bandwidth_mbps
-        cold_ms = float(t.cold_median_ms[j]) * math.exp(
-            float(t.cold_sigma[j]) * float(draws.cold_z[i])
-        )
         latency = rtt + transfer + cold * cold_ms + exec_ms
 
         p_spot = 1.0 - math.exp(-float(t.spot_hazard_per_h[j]) * exec_ms / 3_600_000.0)

@@ -51,6 +51,9 @@ class Hindsight:
     spot_u: Array
     #: Seconds since the same function's previous call anywhere (NaN for its first call).
     function_idle_s: Array
+    #: The trace's function ids and start times (pool gaps for every candidate placement).
+    function: NDArray[np.int64]
+    timestamp_s: Array
 
 
 def start_hour_of_year(start: str) -> int:

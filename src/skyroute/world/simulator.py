@@ -21,10 +21,12 @@ from skyroute.world.objective import (
     reference_outcome,
     with_trace_scale,
 )
-from skyroute.world.physics import Array, Invocations, Outcome, cold_probability, outcome
+from skyroute.world.physics import Array, Invocations, Outcome, execution_ms, outcome
 from skyroute.world.policies.base import Policy
+from skyroute.world.pools import gaps, warmth_from_gaps
 from skyroute.world.requests import (
     Hindsight,
+    Requests,
     actual_invocations,
     idle_seconds,
     requests_from_trace,
@@ -55,6 +57,10 @@ class SimulationResult:
     outcome: Outcome
     objective: Array
     hindsight_bound: bool
+    #: Calls no placement could serve within the hard constraints (the closest one was used).
+    infeasible: NDArray[np.bool_] | None = None
+    #: Decisions that broke a hard constraint and were replaced by the best feasible placement.
+    constraint_fixes: int = 0
 
 
 def replay(
@@ -67,13 +73,13 @@ def replay(
 ) -> Outcome:
     """Outcomes when invocation ``i`` runs on ``placement[i]``.
 
-    A warm instance is kept per (function, placement); a call finds it cold with the
-    probability the provider's idle curve gives for the time since that pair's previous call.
+    Warm instances are kept per (function, placement) as :mod:`skyroute.world.pools` says.
     """
     p = world.placements.take(placement)
-    idle = idle_seconds(function * world.n_placements + placement, timestamp_s)
-    cold = (draws.cold_u < cold_probability(idle, p.cold_curve, world)).astype(np.float64)
-    return outcome(actual, p, world, cold, draws.cold_z, draws.spot_u)
+    end_s = timestamp_s + execution_ms(actual.duration_ms, p.vcpu, world) / 1000.0
+    start_gap, end_gap = gaps(function * world.n_placements + placement, timestamp_s, end_s)
+    cold, idle_ms = warmth_from_gaps(start_gap, end_gap, p, world, draws.cold_u)
+    return outcome(actual, p, world, cold, draws.cold_z, draws.spot_u, idle_ms)
 
 
 def hindsight_for(trace: Trace, actual: Invocations, draws: Draws) -> Hindsight:
@@ -83,6 +89,8 @@ def hindsight_for(trace: Trace, actual: Invocations, draws: Draws) -> Hindsight:
         cold_z=draws.cold_z,
         spot_u=draws.spot_u,
         function_idle_s=idle_seconds(trace.function.astype(np.int64), trace.timestamp_s),
+        function=trace.function.astype(np.int64),
+        timestamp_s=trace.timestamp_s.astype(np.float64),
     )
 
 
@@ -103,6 +111,7 @@ def simulate(
     policy.reset(seed)
     hindsight = hindsight_for(trace, actual, draws) if policy.hindsight else None
     placement = policy.decide(requests, world, objective, hindsight)
+    placement, infeasible, fixes = _keep_constraints(requests, world, objective, placement)
     if hindsight is not None:
         # The oracle's figures are the bound it computed, not a replay of its choices.
         out = policy.bound_outcome(placement, world, hindsight)
@@ -115,7 +124,29 @@ def simulate(
         outcome=out,
         objective=objective_value(out, ref, objective),
         hindsight_bound=policy.hindsight,
+        infeasible=infeasible,
+        constraint_fixes=fixes,
     )
+
+
+def _keep_constraints(
+    requests: Requests, world: World, objective: Objective, placement: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_], int]:
+    """Hold every policy to the hard constraints (the oracle's bound depends on it).
+
+    A decision outside the feasible placements is replaced by the best feasible one (by
+    expected objective) and counted, so a report can say a policy broke a promise.
+    """
+    from skyroute.world.policies.base import choose, constraint_check, objective_score
+    from skyroute.world.requests import take_requests
+
+    ok, infeasible = constraint_check(requests, world, objective, placement)
+    if ok.all():
+        return placement, infeasible, 0
+    bad = np.flatnonzero(~ok)
+    fixed = placement.copy()
+    fixed[bad] = choose(take_requests(requests, bad), world, objective, objective_score(objective))
+    return fixed, infeasible, int(bad.size)
 
 
 def simulate_placement(

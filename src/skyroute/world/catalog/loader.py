@@ -37,6 +37,13 @@ class Catalog:
     gcp_tiers: pd.DataFrame
     gcp_memory_ghz: pd.DataFrame
     fargate_prices: pd.DataFrame
+    cloud_run_prices: pd.DataFrame
+    container_apps_prices: pd.DataFrame
+    flex_prices: pd.DataFrame
+    flex_sizes: pd.DataFrame
+    gcp_price_tiers: pd.DataFrame
+    billing_rules: pd.DataFrame
+    free_tiers: pd.DataFrame
     vm_prices: pd.DataFrame
     carbon_gcp_yearly: pd.DataFrame
     carbon_ccf: pd.DataFrame
@@ -45,6 +52,7 @@ class Catalog:
     rtt_aws: pd.DataFrame
     rtt_azure: pd.DataFrame
     coldstart_aws: pd.DataFrame
+    container_startup: pd.DataFrame
     coldstart_shilkov: pd.DataFrame
     coldstart_idle: pd.DataFrame
     spot_advisor: pd.DataFrame
@@ -67,15 +75,30 @@ def load_catalog(data_dir: Path | None = None) -> Catalog:
 def _with_overrides(regions: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
     """Apply documented coordinate corrections, keeping the source's values beside them.
 
-    The source leaves a few regions at (0, 0); ``region_coordinates_overrides.csv`` corrects
-    them. The original values stay in ``lat_source``/``lon_source`` and ``coordinates_basis``
-    says which rows were corrected. Any (0, 0) left afterwards is an error.
+    The source leaves a few regions at (0, 0) and puts a few in the wrong city (AWS us-east-1
+    near Lynchburg instead of Ashburn, ca-central-1 in northern Alberta instead of Montreal);
+    ``region_coordinates_overrides.csv`` corrects them, one row per region, each with its reason
+    and source. The original values stay in ``lat_source``/``lon_source`` and
+    ``coordinates_basis`` says which rows were corrected. Any (0, 0) left afterwards is an error.
     """
     out = regions.assign(
         lat_source=regions["lat"], lon_source=regions["lon"], coordinates_basis="source"
     )
+    path = TABLES["region_overrides"].path
+    twice = overrides[overrides.duplicated(["provider", "region"])]
+    if len(twice):
+        first = twice.iloc[0]
+        raise CatalogError(
+            f"{path}: {first['provider']}:{first['region']} is corrected more than once",
+            "keep one row per region",
+        )
     for _, fix in overrides.iterrows():
         rows = (out["provider"] == fix["provider"]) & (out["region"] == fix["region"])
+        if not rows.any():
+            raise CatalogError(
+                f"{path}: {fix['provider']}:{fix['region']} is not in {TABLES['regions'].path}",
+                "correct only regions the coordinates file lists",
+            )
         out.loc[rows, ["lat", "lon"]] = [fix["lat"], fix["lon"]]
         out.loc[rows, "coordinates_basis"] = f"override: {fix['reason']}"
     unset = out[(out["lat"] == 0.0) & (out["lon"] == 0.0)]

@@ -43,8 +43,16 @@ def _f(minimum: float | None = 0.0, required: bool = True) -> Column:
     return Column("float", required, minimum)
 
 
-def _i(minimum: float | None = 0.0) -> Column:
-    return Column("int", True, minimum)
+def _i(minimum: float | None = 0.0, required: bool = True) -> Column:
+    return Column("int", required, minimum)
+
+
+#: Provenance columns of the 2026-11 product tables (shared/data/products): kept, may be blank.
+_PROVENANCE: dict[str, Column] = {
+    "retrieved_or_published": _s(False),
+    "confidence": _s(False),
+    "notes": _s(False),
+}
 
 
 #: Every table the world model reads, by the attribute name it gets on ``Catalog``.
@@ -63,7 +71,14 @@ TABLES: dict[str, Table] = {
     ),
     "region_overrides": Table(
         "latency/region_coordinates_overrides.csv",
-        {"provider": _s(), "region": _s(), "lat": _f(-90.0), "lon": _f(-180.0), "reason": _s()},
+        {
+            "provider": _s(),
+            "region": _s(),
+            "lat": _f(-90.0),
+            "lon": _f(-180.0),
+            "reason": _s(),
+            "source": _s(),
+        },
     ),
     "serverless_prices": Table(
         "pricing/serverless_prices.csv",
@@ -98,6 +113,99 @@ TABLES: dict[str, Table] = {
             "usd_per_vcpu_hour": _f(),
             "usd_per_gb_hour": _f(),
             "source": _s(),
+            **_PROVENANCE,
+        },
+    ),
+    "cloud_run_prices": Table(
+        "pricing/cloud_run_prices.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "billing_mode": _s(),
+            "price_tier": _s(),
+            "usd_per_vcpu_second": _f(required=False),
+            "usd_per_gib_second": _f(required=False),
+            "usd_per_million_requests": _f(required=False),
+            "source": _s(),
+            **_PROVENANCE,
+        },
+    ),
+    "container_apps_prices": Table(
+        "pricing/azure_container_apps_prices.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "plan": _s(),
+            "region": _s(),
+            "replica_state": _s(),
+            "usd_per_vcpu_second": _f(),
+            "usd_per_gib_second": _f(),
+            "usd_per_million_requests": _f(required=False),
+            "source": _s(),
+            **_PROVENANCE,
+        },
+    ),
+    "flex_prices": Table(
+        "pricing/azure_functions_flex_prices.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "meter": _s(),
+            "usd_per_gb_second": _f(required=False),
+            "usd_per_million_executions": _f(required=False),
+            "source": _s(),
+            **_PROVENANCE,
+        },
+    ),
+    "flex_sizes": Table(
+        "pricing/azure_functions_flex_instance_sizes.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "instance_memory_mb": _i(1),
+            "cpu_cores": _f(0.001),
+            "source": _s(),
+            **_PROVENANCE,
+        },
+    ),
+    "gcp_price_tiers": Table(
+        "pricing/gcp_region_price_tiers.csv",
+        {
+            "product": _s(),
+            "region": _s(),
+            "location": _s(),
+            "price_tier": _i(1),
+            "source": _s(),
+            **_PROVENANCE,
+        },
+    ),
+    "billing_rules": Table(
+        "pricing/billing_rules_and_limits.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "plan": _s(),
+            "rule": _s(),
+            "value": _s(False),
+            "value_unit": _s(False),
+            "source": _s(),
+            "retrieved_or_published": _s(False),
+            "confidence": _s(False),
+        },
+    ),
+    "free_tiers": Table(
+        "pricing/serverless_free_tiers.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "plan": _s(),
+            "free_vcpu_seconds_per_month": _f(required=False),
+            "free_gib_seconds_per_month": _f(required=False),
+            "free_gb_seconds_per_month": _f(required=False),
+            "free_requests_per_month": _f(required=False),
+            "scope": _s(False),
+            "source": _s(),
+            **_PROVENANCE,
         },
     ),
     "vm_prices": Table(
@@ -152,6 +260,24 @@ TABLES: dict[str, Table] = {
             "arch": _s(),
             "init_p50_ms": _f(),
             "init_p90_ms": _f(),
+        },
+    ),
+    "container_startup": Table(
+        "coldstart/container_startup_latency.csv",
+        {
+            "provider": _s(),
+            "service": _s(),
+            "region": _s(),
+            "configuration": _s(False),
+            "measured_interval": _s(False),
+            "statistic": _s(),
+            "latency_s": _f(required=False),
+            "latency_s_upper": _f(required=False),
+            "n_samples": _s(False),
+            "retrieved_or_published": _s(False),
+            "method": _s(False),
+            "source": _s(),
+            "confidence": _s(False),
         },
     ),
     "coldstart_shilkov": Table(

@@ -37,7 +37,7 @@ from skyroute.world.objective import (
     reference_outcome,
     with_trace_scale,
 )
-from skyroute.world.physics import Invocations, Outcome, cold_probability, outcome
+from skyroute.world.physics import Invocations, Outcome, expected_outcome
 from skyroute.world.providers.base import FUNCTION, ON_DEMAND, PLATFORMS, PURCHASES
 from skyroute.world.requests import actual_invocations, requests_from_trace
 from skyroute.world.traces.schema import Trace
@@ -49,6 +49,8 @@ Array = NDArray[np.float64]
 DEFAULT_TRACE = "synthetic:functions=50,days=1,seed=0"
 #: Nearest regions of a provider offered to the tactical agent.
 CANDIDATE_REGIONS = 4
+#: Memory sizes of the tactical action space (a subset of the world's), MB.
+TACTICAL_MEMORY_SIZES_MB: tuple[int, ...] = (128, 256, 512, 1024, 1536, 2048)
 #: Observations are clipped to [-LIMIT, LIMIT] (log-ratios and objectives stay far inside).
 LIMIT = 20.0
 #: Floor under ratios before taking logs (a zero-carbon grid would give -inf).
@@ -139,7 +141,7 @@ def candidate_table(world: World) -> tuple[Int, NDArray[np.bool_]]:
     ``CANDIDATE_REGIONS`` regions repeats its farthest one.
     """
     p = world.placements
-    memories = world.config.memory_sizes_mb
+    memories = TACTICAL_MEMORY_SIZES_MB
     usable = (p.platform == PLATFORMS.index(FUNCTION)) & (p.purchase == PURCHASES.index(ON_DEMAND))
     n_actions = CANDIDATE_REGIONS * len(memories)
     shape = (len(world.origin_ids), len(world.providers), n_actions)
@@ -231,8 +233,7 @@ def expected_outcomes(data: EnvData, rows: Int, placements: Int) -> tuple[Outcom
     inv = _expected_inv(data, rows, extra)
     p = data.world.placements.take(placements)
     idle = data.idle_s[rows][(slice(None), *([None] * extra))]
-    cold = cold_probability(idle, p.cold_curve, data.world)
-    return outcome(inv, p, data.world, cold, None, None), reference_outcome(inv, data.world)
+    return expected_outcome(inv, p, data.world, idle), reference_outcome(inv, data.world)
 
 
 def ratio_features(out: Outcome, ref: Outcome) -> Array:
@@ -316,8 +317,7 @@ def realised_objective(data: EnvData, rows: Int, placement: Int) -> Array:
     """Normalised objective of the actual invocations ``rows`` on ``placement`` [B]."""
     inv = Invocations._make(a[rows] for a in data.actual)
     p = data.world.placements.take(placement)
-    cold = cold_probability(data.idle_s[rows], p.cold_curve, data.world)
-    out = outcome(inv, p, data.world, cold, None, None)
+    out = expected_outcome(inv, p, data.world, data.idle_s[rows])
     return objective_value(out, reference_outcome(inv, data.world), data.objective)
 
 

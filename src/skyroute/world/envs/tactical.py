@@ -82,8 +82,8 @@ class TacticalEnv(TraceEnv):
     """Pick one of 4 nearest regions x 6 memory sizes of ``provider`` (functions, on demand).
 
     Action ``a`` = region rank ``a // 6`` (0 = nearest to the caller) and memory size
-    ``MEMORY_SIZES_MB[a % 6]``. The provider is fixed per env (the strategic env chooses it);
-    containers and spot purchase are out of this env's scope.
+    ``TACTICAL_MEMORY_SIZES_MB[a % 6]``. The provider is fixed per env (the strategic env
+    chooses it); containers and spot purchase are out of this env's scope.
     """
 
     def __init__(

@@ -19,12 +19,13 @@ from skyroute.world.model import World
 from skyroute.world.objective import (
     Objective,
     allowed_placements,
-    constrained_scores,
+    feasible,
+    has_limits,
     objective_value,
     reference_outcome,
 )
-from skyroute.world.physics import Array, Invocations, Outcome, cold_probability, outcome
-from skyroute.world.placement import PlacementTable
+from skyroute.world.physics import Array, Invocations, Outcome, expected_outcome
+from skyroute.world.placement import DOMINANCE_MEMORY_MB, PlacementTable
 from skyroute.world.providers.base import PLATFORMS, PURCHASES
 from skyroute.world.requests import Hindsight, Requests, take_requests, unique_rows
 
@@ -70,9 +71,7 @@ def expected_outcomes(
     """Expected outcomes of requests ``rows`` on every candidate: shape [rows, candidates]."""
     p = world.placements.take(candidates)
     inv = expand(requests.expected, rows)
-    idle = requests.expected_idle_s[rows, None]
-    cold_p = cold_probability(idle, p.cold_curve, world)
-    return outcome(inv, p, world, cold_p, None, None)
+    return expected_outcome(inv, p, world, requests.expected_idle_s[rows, None])
 
 
 @dataclass(frozen=True)
@@ -101,32 +100,78 @@ def choose(
     score: Scorer,
     candidates: NDArray[np.bool_] | None = None,
 ) -> NDArray[np.int64]:
-    """For every request, the allowed candidate with the lowest ``score``.
+    """For every request, the feasible candidate with the lowest ``score``.
 
-    ``candidates`` narrows the placements a policy considers (e.g. one provider); the
-    objective's constraints narrow them further. Requests with identical profiles are scored
-    once.
+    ``candidates`` is the policy's preference (e.g. one provider's functions); the objective's
+    constraints come first: a row whose preferred placements are all infeasible takes the best
+    feasible one elsewhere. Requests with identical profiles are scored once.
     """
     mask = allowed_placements(world, objective.constraints)
+    prefer: NDArray[np.bool_] | None = None
     if candidates is not None:
         narrowed = mask & candidates
-        mask = narrowed if narrowed.any() else mask
-    index = np.flatnonzero(mask)
-    p = world.placements.take(index)
+        if has_limits(objective.constraints):
+            prefer = narrowed
+        else:
+            mask = narrowed if narrowed.any() else mask
     representatives, inverse = unique_rows(requests)
     unique = take_requests(requests, representatives)
     choice = np.empty(len(unique), dtype=np.int64)
+    small = unique.expected.memory_mb <= DOMINANCE_MEMORY_MB
+    # Sizes that run no faster and cost more are never better for a small function: skip them
+    # (every scorer here prefers a placement no worse in cost, latency, carbon and errors).
+    for rows_of, usable in ((small, mask & ~world.small_call_dominated), (~small, mask)):
+        index = np.flatnonzero(usable)
+        preferred = None if prefer is None else prefer[index]
+        for start in range(0, int(rows_of.sum()), CHUNK):
+            rows = np.flatnonzero(rows_of)[start : start + CHUNK]
+            part = take_requests(unique, rows)
+            choice[rows] = _choose_among(part, index, preferred, world, objective, score)
+    return choice[inverse]
+
+
+def _choose_among(
+    requests: Requests,
+    index: NDArray[np.int64],
+    preferred: NDArray[np.bool_] | None,
+    world: World,
+    objective: Objective,
+    score: Scorer,
+) -> NDArray[np.int64]:
+    """The feasible placement among ``index`` with the lowest ``score`` for each request."""
+    p = world.placements.take(index)
+    inv = expand(requests.expected, slice(None))
+    expected = expected_outcomes(requests, slice(None), world, index)
+    ref = reference_outcome(inv, world)
+    raw = score(Candidates(expected, ref, inv, p, world))
+    ok, _ = feasible(expected, np.ones(index.shape, dtype=bool), objective.constraints)
+    if preferred is not None:
+        both = ok & preferred
+        ok = np.where(both.any(axis=1, keepdims=True), both, ok)
+    best: NDArray[np.int64] = index[np.argmin(np.where(ok, raw, np.inf), axis=1)]
+    return best
+
+
+def constraint_check(
+    requests: Requests, world: World, objective: Objective, placement: NDArray[np.int64]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per request: does ``placement`` keep the hard constraints, and is the row infeasible
+    (no placement meets them, so only the closest one is allowed)?"""
+    static = allowed_placements(world, objective.constraints)
+    if not has_limits(objective.constraints):
+        return static[placement], np.zeros(len(requests), dtype=bool)
+    representatives, inverse = unique_rows(requests)
+    unique = take_requests(requests, representatives)
+    everything = np.arange(world.n_placements)
+    masks, nones = [], []
     for start in range(0, len(unique), CHUNK):
         rows = slice(start, start + CHUNK)
-        inv = expand(unique.expected, rows)
-        expected = expected_outcomes(unique, rows, world, index)
-        ref = reference_outcome(inv, world)
-        raw = score(Candidates(expected, ref, inv, p, world))
-        scores = constrained_scores(
-            raw, expected, np.ones(index.shape, dtype=bool), objective.constraints
-        )
-        choice[rows] = index[np.argmin(scores, axis=1)]
-    return choice[inverse]
+        expected = expected_outcomes(unique, rows, world, everything)
+        ok, none = feasible(expected, static, objective.constraints)
+        masks.append(np.array(ok))
+        nones.append(none)
+    mask, infeasible = np.concatenate(masks), np.concatenate(nones)
+    return mask[inverse, placement], infeasible[inverse]
 
 
 def objective_score(objective: Objective) -> Scorer:

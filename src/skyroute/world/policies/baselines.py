@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skyroute.world.model import World
-from skyroute.world.objective import Objective, allowed_placements
+from skyroute.world.objective import Objective, allowed_placements, has_limits
 from skyroute.world.physics import Array, network_ms
 from skyroute.world.policies.base import (
     Candidates,
@@ -170,6 +170,15 @@ class Random(Policy):
         objective: Objective,
         hindsight: Hindsight | None = None,
     ) -> NDArray[np.int64]:
+        if has_limits(objective.constraints):
+            # Random among the feasible placements that fit (one draw per request profile).
+            rng = self._rng
+            return choose(
+                requests,
+                world,
+                objective,
+                lambda c: rng.random(c.fails.shape) + FAILURE * c.fails,
+            )
         allowed = np.flatnonzero(allowed_placements(world, objective.constraints))
         allowed = allowed[np.argsort(world.placements.memory_mb[allowed], kind="stable")]
         memory = world.placements.memory_mb[allowed]

@@ -1,11 +1,18 @@
 """The offline oracle: knows every invocation's future and gives the lower bound.
 
-For each invocation it takes the placement with the lowest *actual* objective, assuming the
-warmest state any policy could reach: a call is cold only if it would be cold even had every
-earlier call of the same function gone to that same placement. Any real policy spreads calls
-over at least as many warm pools, so (with the shared random draws) its cold starts are a
-superset of these and its objective per invocation can only be higher. The oracle's figures
-are therefore a bound, not a schedule one could replay.
+For each invocation it takes the feasible placement with the lowest *actual* objective,
+assuming the warmest state any policy could reach: every earlier call of the same function went
+to that same placement. Then a call's gap since the previous start and since the latest end of
+earlier calls (which decide its cold start and a pool's billed idle time, see
+:mod:`skyroute.world.pools`) are the shortest any policy can see: a policy sends a subset of the
+function's calls to each placement, and fewer predecessors only lengthen both gaps. With the
+shared random draws its cold starts and idle time are therefore a superset of the oracle's and,
+since cost, latency and carbon never fall when a call is cold or a pool idles longer, its
+objective per call can only be higher.
+
+Constraints are judged as for every policy (:func:`skyroute.world.objective.feasible`, on the
+expected outcome from the caller's profile), so the oracle chooses among the same placements.
+The oracle's figures are a bound, not a schedule one could replay.
 """
 
 from __future__ import annotations
@@ -18,13 +25,33 @@ from skyroute.world.model import World
 from skyroute.world.objective import (
     Objective,
     allowed_placements,
-    constrained_scores,
+    feasible,
+    has_limits,
     objective_value,
     reference_outcome,
 )
-from skyroute.world.physics import Outcome, cold_probability, outcome
-from skyroute.world.policies.base import CHUNK, Policy, expand
-from skyroute.world.requests import Hindsight, Requests
+from skyroute.world.physics import Array, Invocations, Outcome, execution_ms, outcome
+from skyroute.world.placement import DOMINANCE_MEMORY_MB
+from skyroute.world.policies.base import CHUNK, Policy, expected_outcomes
+from skyroute.world.pools import gaps, warmth_from_gaps
+from skyroute.world.requests import Hindsight, Requests, take_requests
+
+
+def _end_gaps_by_vcpu(
+    hindsight: Hindsight, world: World, vcpus: Array
+) -> tuple[Array, NDArray[np.int64]]:
+    """Gaps since the latest end of the function's earlier calls, had all run at each vCPU.
+
+    Returns [N, V] gaps for the distinct ``vcpus`` and, per entry of ``vcpus``, its column.
+    """
+    # Execution time depends on min(vCPU, 1) only, so few distinct speeds need gaps.
+    distinct, column = np.unique(np.minimum(vcpus, 1.0), return_inverse=True)
+    out = np.empty((len(hindsight.timestamp_s), len(distinct)))
+    for v, vcpu in enumerate(distinct):
+        exec_ms = execution_ms(hindsight.actual.duration_ms, np.full(1, vcpu), world)
+        end_s = hindsight.timestamp_s + exec_ms / 1000.0
+        out[:, v] = gaps(hindsight.function, hindsight.timestamp_s, end_s)[1]
+    return out, column.astype(np.int64)
 
 
 class Oracle(Policy):
@@ -45,29 +72,59 @@ class Oracle(Policy):
             raise ConfigError(
                 "the oracle needs the future", "use it only inside the simulator, not to serve"
             )
-        index = np.flatnonzero(allowed_placements(world, objective.constraints))
-        p = world.placements.take(index)
+        allowed = allowed_placements(world, objective.constraints)
+        full = np.flatnonzero(allowed)
+        pruned = np.flatnonzero(allowed & ~world.small_call_dominated)
+        small = hindsight.actual.memory_mb <= DOMINANCE_MEMORY_MB
+        end_gaps, column_of = _end_gaps_by_vcpu(hindsight, world, world.placements.vcpu[full])
+        column = np.full(world.n_placements, -1, dtype=np.int64)
+        column[full] = column_of
         n = len(requests)
         choice = np.empty(n, dtype=np.int64)
-        parts: list[Outcome] = []
-        for start in range(0, n, CHUNK):
-            rows = slice(start, start + CHUNK)
-            inv = expand(hindsight.actual, rows)
-            cold_p = cold_probability(hindsight.function_idle_s[rows, None], p.cold_curve, world)
-            cold = (hindsight.cold_u[rows, None] < cold_p).astype(np.float64)
-            out = outcome(
-                inv, p, world, cold, hindsight.cold_z[rows, None], hindsight.spot_u[rows, None]
-            )
-            value = objective_value(out, reference_outcome(inv, world), objective)
-            scores = constrained_scores(
-                value, out, np.ones(index.shape, dtype=bool), objective.constraints
-            )
-            best = np.argmin(scores, axis=1)
-            choice[rows] = index[best]
-            picked = np.arange(best.shape[0])
-            parts.append(Outcome(*(a[picked, best] for a in out)))
-        self._bound = Outcome(*(np.concatenate(column) for column in zip(*parts, strict=True)))
+        bound = [np.empty(n) for _ in Outcome._fields]
+        for rows_of, index in ((np.flatnonzero(small), pruned), (np.flatnonzero(~small), full)):
+            for start in range(0, len(rows_of), CHUNK):
+                rows = rows_of[start : start + CHUNK]
+                gaps_here = end_gaps[rows][:, column[index]]
+                best, out = self._best(
+                    rows, index, requests, world, objective, hindsight, gaps_here
+                )
+                choice[rows] = best
+                for column_values, value in zip(bound, out, strict=True):
+                    column_values[rows] = value
+        self._bound = Outcome(*bound)
         return choice
+
+    @staticmethod
+    def _best(
+        rows: NDArray[np.int64],
+        index: NDArray[np.int64],
+        requests: Requests,
+        world: World,
+        objective: Objective,
+        hindsight: Hindsight,
+        end_gaps: Array,
+    ) -> tuple[NDArray[np.int64], Outcome]:
+        """The best placement among ``index`` for calls ``rows``, and its outcome.
+
+        ``end_gaps`` holds each call's pool gap on each candidate, shape [rows, candidates].
+        """
+        p = world.placements.take(index)
+        inv = Invocations._make(a[rows, None] for a in hindsight.actual)
+        cold, idle_ms = warmth_from_gaps(
+            hindsight.function_idle_s[rows, None], end_gaps, p, world, hindsight.cold_u[rows, None]
+        )
+        out = outcome(
+            inv, p, world, cold, hindsight.cold_z[rows, None], hindsight.spot_u[rows, None], idle_ms
+        )
+        value = objective_value(out, reference_outcome(inv, world), objective)
+        if has_limits(objective.constraints):
+            expected = expected_outcomes(take_requests(requests, rows), slice(None), world, index)
+            ok, _ = feasible(expected, np.ones(index.shape, dtype=bool), objective.constraints)
+            value = np.where(ok, value, np.inf)
+        best = np.argmin(value, axis=1)
+        picked = np.arange(best.shape[0])
+        return index[best], Outcome(*(a[picked, best] for a in out))
 
     def bound_outcome(
         self, placement: NDArray[np.int64], world: World, hindsight: Hindsight
