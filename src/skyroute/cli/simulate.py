@@ -116,13 +116,12 @@ def _table(metrics: dict[str, PolicyMetrics]) -> Table:
         "cost $",
         "mean ms",
         "short ms",
-        "p95 ms",
         "p99 ms",
         "CO2 g",
         "cold",
         "errors",
-        "aws/azure/gcp",
-        "fn/container",
+        "aws/az/gcp %",
+        "fn/ct %",
         "spot",
     )
     for header in headers:
@@ -135,7 +134,6 @@ def _table(metrics: dict[str, PolicyMetrics]) -> Table:
             f"{m['cost_usd']:,.2f}",
             f"{lat['mean']:,.0f}",
             f"{lat['mean_short_calls']:,.0f}",
-            f"{lat['p95']:,.0f}",
             f"{lat['p99']:,.0f}",
             f"{m['carbon_g']:,.0f}",
             f"{100 * m['cold_start_rate']:.1f}%",
