@@ -265,13 +265,13 @@ def _placements_of(
 
     provider = get_provider(product.provider)
     keepalive = product.keepalive_s(config)
+    hazard = spot_hazard_per_hour(catalog, product.provider, region)
     for memory in product.memory_sizes(config):
         vcpu = product.vcpu(catalog, memory)
         cold = product.cold_start(catalog, config, memory)
         gb = memory / 1024.0
         for purchase in product.purchases:
             price = product.price(catalog, region, memory, purchase)
-            hazard = spot_hazard_per_hour(catalog, product.provider, region)
             values = {
                 "provider": PROVIDER_ORDER.index(product.provider), "region": r_index,
                 "memory_mb": memory, "platform": PLATFORMS.index(product.platform),

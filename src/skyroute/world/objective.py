@@ -177,11 +177,3 @@ def feasible(
         closest = np.argmin(np.where(allowed[none], over[none], np.inf), axis=-1)
         ok[np.flatnonzero(none), closest] = True
     return ok, none
-
-
-def constrained_scores(
-    score: Array, expected: Outcome, static_mask: NDArray[np.bool_], constraints: Constraints
-) -> Array:
-    """``score`` with the candidates :func:`feasible` rules out pushed to +inf."""
-    keep, _ = feasible(expected, static_mask, constraints)
-    return np.where(keep, score, np.inf)

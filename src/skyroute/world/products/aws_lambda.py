@@ -8,6 +8,7 @@ functions is billed like the invocation, up to its 10 s limit. No spot offer.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, ClassVar
 
 from skyroute.world.products.base import (
@@ -59,17 +60,7 @@ class AWSLambda(Product):
         return memory_mb / LAMBDA_MB_PER_VCPU
 
     def price(self, catalog: Catalog, region: str, memory_mb: int, purchase: str) -> Price:
-        prices = catalog.serverless_prices
-        aws = prices[(prices["provider"] == "aws") & (prices["arch"].isin(["x86_64", "any"]))]
-        per_ms = aws[(aws["unit"] == "usd_per_ms_at_128mb") & (aws["region"] == region)]
-        if len(per_ms):
-            gb_s = float(per_ms["price_usd"].iloc[0]) * 8000.0
-            source = f"serverless_prices.csv: {region} exception (per ms at 128 MB x 8000)"
-        else:
-            row = aws[(aws["unit"] == "usd_per_gb_second") & (aws["region"] == "default")]
-            gb_s = float(row["price_usd"].iloc[0])
-            source = "serverless_prices.csv: aws default usd_per_gb_second"
-        request = float(aws[aws["unit"] == "usd_per_request"]["price_usd"].iloc[0])
+        gb_s, request, source = lambda_rates(catalog, region)
         return Price(gb_s * memory_mb / 1024.0, request, source)
 
     def cold_start(self, catalog: Catalog, config: WorldConfig, memory_mb: int) -> ColdStart:
@@ -78,6 +69,24 @@ class AWSLambda(Product):
         return shilkov_python(catalog, "aws")
 
 
+@functools.lru_cache(maxsize=64)
+def lambda_rates(catalog: Catalog, region: str) -> tuple[float, float, str]:
+    """(USD per GB-s, per request) of x86 Lambda in ``region``, and the source."""
+    prices = catalog.serverless_prices
+    aws = prices[(prices["provider"] == "aws") & (prices["arch"].isin(["x86_64", "any"]))]
+    per_ms = aws[(aws["unit"] == "usd_per_ms_at_128mb") & (aws["region"] == region)]
+    if len(per_ms):
+        gb_s = float(per_ms["price_usd"].iloc[0]) * 8000.0
+        source = f"serverless_prices.csv: {region} exception (per ms at 128 MB x 8000)"
+    else:
+        row = aws[(aws["unit"] == "usd_per_gb_second") & (aws["region"] == "default")]
+        gb_s = float(row["price_usd"].iloc[0])
+        source = "serverless_prices.csv: aws default usd_per_gb_second"
+    request = float(aws[aws["unit"] == "usd_per_request"]["price_usd"].iloc[0])
+    return gb_s, request, source
+
+
+@functools.lru_cache(maxsize=16)
 def shilkov_python(catalog: Catalog, provider: str) -> ColdStart:
     """Python cold starts of ``provider``'s functions from Shilkov's 2019-2020 study.
 

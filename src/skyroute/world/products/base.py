@@ -169,3 +169,24 @@ class Product(abc.ABC):
 def sizes_between(config: WorldConfig, low: float, high: float) -> tuple[int, ...]:
     """The world's memory sizes in ``[low, high]`` MB."""
     return tuple(m for m in config.memory_sizes_mb if low <= m <= high)
+
+
+class ContainerProduct(Product):
+    """A container product: balanced sizes from 512 MB to ``max_memory_mb`` (1 vCPU per 2 GB).
+
+    A billed pool (``Warmth.POOL``) keeps the autoscaler's headroom, so its busy time is billed
+    at 1 / the target utilisation.
+    """
+
+    platform = CONTAINER
+    #: The largest size the product sells, MB.
+    max_memory_mb: ClassVar[int]
+
+    def memory_sizes(self, config: WorldConfig) -> tuple[int, ...]:
+        return sizes_between(config, CONTAINER_MIN_MEMORY_MB, self.max_memory_mb)
+
+    def vcpu(self, catalog: Catalog, memory_mb: int) -> float:
+        return container_vcpu(memory_mb)
+
+    def busy_scale(self, config: WorldConfig) -> float:
+        return 1.0 / config.pool_target_utilisation if self.warmth == Warmth.POOL else 1.0

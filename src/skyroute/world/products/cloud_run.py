@@ -14,18 +14,18 @@ bound for busy functions.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from skyroute.world.products.aws_lambda import shilkov_python
 from skyroute.world.products.base import (
-    CONTAINER,
-    CONTAINER_MIN_MEMORY_MB,
     FUNCTION,
     SPOT,
     Billing,
     ColdStart,
+    ContainerProduct,
     Price,
     Product,
     Sourced,
@@ -60,16 +60,21 @@ def price_tier(catalog: Catalog, region: str) -> tuple[int, str]:
 
 def request_based_price(catalog: Catalog, region: str, vcpu: float, memory_mb: int) -> Price:
     """Per-second price of ``vcpu`` and ``memory_mb`` under request-based billing."""
+    per_vcpu, per_gib, per_request, source = request_based_rates(catalog, region)
+    return Price(vcpu * per_vcpu + memory_mb / 1024.0 * per_gib, per_request, source)
+
+
+@functools.lru_cache(maxsize=64)
+def request_based_rates(catalog: Catalog, region: str) -> tuple[float, float, float, str]:
+    """(USD per vCPU-s, per GiB-s, per request) of request-based billing in ``region``."""
     tier, tier_source = price_tier(catalog, region)
     table = catalog.cloud_run_prices
     rows = table[table["billing_mode"].str.startswith("request-based (")]
     row = rows[rows["price_tier"] == f"tier{tier}"].iloc[0]
-    per_second = vcpu * float(row["usd_per_vcpu_second"]) + memory_mb / 1024.0 * float(
-        row["usd_per_gib_second"]
-    )
     per_million = rows["usd_per_million_requests"].dropna()
-    return Price(
-        per_second,
+    return (
+        float(row["usd_per_vcpu_second"]),
+        float(row["usd_per_gib_second"]),
         float(per_million.iloc[0]) / 1e6,
         f"cloud_run_prices.csv: request-based tier {tier} ({tier_source})",
     )
@@ -100,21 +105,15 @@ class CloudRunFunctions(Product):
         return shilkov_python(catalog, "gcp")
 
 
-class CloudRunService(Product):
+class CloudRunService(ContainerProduct):
     name = "gcp-cloud-run"
     provider = "gcp"
     display_name = "Google Cloud Run (services)"
-    platform = CONTAINER
+    max_memory_mb = 32_768
     unsupported: ClassVar[dict[str, str]] = {SPOT: "Cloud Run has no spot pricing"}
     warmth = Warmth.WINDOW
     timeout_s = Sourced(3600.0, "Cloud Run request timeout: 60 minutes at most")
     billing = REQUEST_BASED
-
-    def memory_sizes(self, config: WorldConfig) -> tuple[int, ...]:
-        return sizes_between(config, CONTAINER_MIN_MEMORY_MB, 32_768)
-
-    def vcpu(self, catalog: Catalog, memory_mb: int) -> float:
-        return container_vcpu(memory_mb)
 
     def price(self, catalog: Catalog, region: str, memory_mb: int, purchase: str) -> Price:
         return request_based_price(catalog, region, container_vcpu(memory_mb), memory_mb)

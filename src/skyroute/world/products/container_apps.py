@@ -10,20 +10,18 @@ Spot is a preview that cannot take inbound requests).
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, ClassVar
 
 from skyroute.world.products.base import (
-    CONTAINER,
-    CONTAINER_MIN_MEMORY_MB,
     SPOT,
     Billing,
     ColdStart,
+    ContainerProduct,
     Price,
-    Product,
     Sourced,
     Warmth,
     container_vcpu,
-    sizes_between,
 )
 
 if TYPE_CHECKING:
@@ -34,11 +32,11 @@ if TYPE_CHECKING:
 MAX_MEMORY_MB = 8192
 
 
-class ContainerApps(Product):
+class ContainerApps(ContainerProduct):
     name = "azure-container-apps"
     provider = "azure"
     display_name = "Azure Container Apps (Consumption)"
-    platform = CONTAINER
+    max_memory_mb = MAX_MEMORY_MB
     unsupported: ClassVar[dict[str, str]] = {
         SPOT: "no spot for Container Apps; ACI Spot is a preview without inbound requests"
     }
@@ -51,28 +49,10 @@ class ContainerApps(Product):
         source="billing_rules_and_limits.csv: per second while a replica runs (start included)",
     )
 
-    def memory_sizes(self, config: WorldConfig) -> tuple[int, ...]:
-        return sizes_between(config, CONTAINER_MIN_MEMORY_MB, MAX_MEMORY_MB)
-
-    def vcpu(self, catalog: Catalog, memory_mb: int) -> float:
-        return container_vcpu(memory_mb)
-
     def price(self, catalog: Catalog, region: str, memory_mb: int, purchase: str) -> Price:
-        table = catalog.container_apps_prices
-        active = table[table["replica_state"] == "active"]
-        here = active[active["region"] == region]
-        row = (here if len(here) else active[active["region"] == "eastus"]).iloc[0]
-        where = region if len(here) else "eastus (identical in every region queried)"
-        per_second = container_vcpu(memory_mb) * float(row["usd_per_vcpu_second"]) + (
-            memory_mb / 1024.0 * float(row["usd_per_gib_second"])
-        )
-        requests = active["usd_per_million_requests"].dropna()
-        return Price(
-            per_second,
-            float(requests.iloc[0]) / 1e6,
-            f"azure_container_apps_prices.csv: active rate, {where}",
-            idle_usd_per_second=per_second,
-        )
+        per_vcpu, per_gib, per_request, source = active_rates(catalog, region)
+        per_second = container_vcpu(memory_mb) * per_vcpu + memory_mb / 1024.0 * per_gib
+        return Price(per_second, per_request, source, idle_usd_per_second=per_second)
 
     def cold_start(self, catalog: Catalog, config: WorldConfig, memory_mb: int) -> ColdStart:
         return ColdStart(
@@ -89,5 +69,19 @@ class ContainerApps(Product):
             "world parameter container_apps_cooldown_s",
         )
 
-    def busy_scale(self, config: WorldConfig) -> float:
-        return 1.0 / config.pool_target_utilisation
+
+@functools.lru_cache(maxsize=64)
+def active_rates(catalog: Catalog, region: str) -> tuple[float, float, float, str]:
+    """(USD per vCPU-s, per GiB-s, per request) at the active rate in ``region``, and source."""
+    table = catalog.container_apps_prices
+    active = table[table["replica_state"] == "active"]
+    here = active[active["region"] == region]
+    row = (here if len(here) else active[active["region"] == "eastus"]).iloc[0]
+    where = region if len(here) else "eastus (identical in every region queried)"
+    requests = active["usd_per_million_requests"].dropna()
+    return (
+        float(row["usd_per_vcpu_second"]),
+        float(row["usd_per_gib_second"]),
+        float(requests.iloc[0]) / 1e6,
+        f"azure_container_apps_prices.csv: active rate, {where}",
+    )

@@ -15,21 +15,19 @@ region's m5.large price / us-east-1's; Spot = on-demand x the published sa-east-
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from skyroute.world.products.base import (
-    CONTAINER,
-    CONTAINER_MIN_MEMORY_MB,
     ON_DEMAND,
     SPOT,
     Billing,
     ColdStart,
+    ContainerProduct,
     Price,
-    Product,
     Sourced,
     Warmth,
     container_vcpu,
-    sizes_between,
 )
 
 if TYPE_CHECKING:
@@ -42,11 +40,11 @@ if TYPE_CHECKING:
 REFERENCE_VM = "m5.large"
 
 
-class Fargate(Product):
+class Fargate(ContainerProduct):
     name = "aws-fargate"
     provider = "aws"
     display_name = "AWS Fargate"
-    platform = CONTAINER
+    max_memory_mb = 122_880
     purchases = (ON_DEMAND, SPOT)
     warmth = Warmth.POOL
     timeout_s = Sourced(float("inf"), "ECS tasks have no run-time limit")
@@ -59,12 +57,6 @@ class Fargate(Product):
             "least 60 s), billed from image pull: the start-up is billed"
         ),
     )
-
-    def memory_sizes(self, config: WorldConfig) -> tuple[int, ...]:
-        return sizes_between(config, CONTAINER_MIN_MEMORY_MB, 122_880)
-
-    def vcpu(self, catalog: Catalog, memory_mb: int) -> float:
-        return container_vcpu(memory_mb)
 
     def price(self, catalog: Catalog, region: str, memory_mb: int, purchase: str) -> Price:
         vcpu, gb = container_vcpu(memory_mb), memory_mb / 1024.0
@@ -87,9 +79,6 @@ class Fargate(Product):
             "world parameter fargate_keepalive_s",
         )
 
-    def busy_scale(self, config: WorldConfig) -> float:
-        return 1.0 / config.pool_target_utilisation
-
 
 def _published(catalog: Catalog, region: str, plan: str) -> pd.DataFrame:
     table = catalog.fargate_prices
@@ -102,6 +91,7 @@ def _published(catalog: Catalog, region: str, plan: str) -> pd.DataFrame:
     return picked
 
 
+@functools.lru_cache(maxsize=256)
 def fargate_rates(catalog: Catalog, region: str, purchase: str) -> tuple[tuple[float, float], str]:
     """(USD per vCPU-hour, USD per GB-hour) of x86 Fargate in ``region``, and the source."""
     here = _published(catalog, region, purchase)
