@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from skyroute.errors import SkyRouteError
 
@@ -45,6 +46,20 @@ def body(code: str, message: str, fix: str = "") -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message, "fix": fix}}
 
 
+async def send_error(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    exc: ApiError,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer ``exc`` from ASGI middleware, in the same shape as the handlers below."""
+    response = JSONResponse(
+        body(exc.code, exc.message, exc.fix), status_code=exc.status, headers=headers
+    )
+    await response(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SkyRouteError)
     async def _domain(_: Request, exc: SkyRouteError) -> JSONResponse:
@@ -65,7 +80,8 @@ def install(app: FastAPI) -> None:
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
             exc.status_code, "http_error"
         )
-        return JSONResponse(body(code, str(exc.detail)), status_code=exc.status_code)
+        fix = str(getattr(exc, "fix", ""))
+        return JSONResponse(body(code, str(exc.detail), fix), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -75,6 +75,9 @@ class Settings:
     gap_filler_historic_days_max: int = 90
     gap_filler_run_on_startup: bool = False
     gap_filler_lease_seconds: int = 120
+    # Inputs (issue 10): how long an API key's tenant is remembered in process; a revoked key
+    # keeps working for at most this long.
+    key_cache_seconds: int = 2
 
     @property
     def db_url(self) -> str:
@@ -114,4 +117,5 @@ class Settings:
             gap_filler_historic_days_max=_int(env, "GAP_FILLER_HISTORIC_DAYS_MAX", 90),
             gap_filler_run_on_startup=_bool(env, "GAP_FILLER_RUN_ON_STARTUP", False),
             gap_filler_lease_seconds=_int(env, "GAP_FILLER_LEASE_SECONDS", 120),
+            key_cache_seconds=_int(env, "SKYROUTE_KEY_CACHE_SECONDS", 2, minimum=0),
         )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from skyroute.serve.keys import TenantKeys
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.world.model import World
@@ -36,6 +37,7 @@ class AppState:
     sessions: sessionmaker[Session]
     world: World
     metrics: Metrics
+    keys: TenantKeys
     predictors: dict[str, Any] = field(default_factory=dict)
     _pool: EnginePool | None = None
     gap_filler: BackgroundWorker | None = None
