@@ -32,6 +32,13 @@ def _authorization(scope: Scope) -> str | None:
     return None
 
 
+def _announces_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
+            return True
+    return False
+
+
 class AuthGate:
     """Refuse a request without the right credentials before its body is read."""
 
@@ -49,7 +56,9 @@ class AuthGate:
                 elif path.startswith(ADMIN_PREFIX):
                     check_admin(_authorization(scope), self.admin_token)
             except ApiError as exc:
-                headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+                headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+                if _announces_body(scope):  # do not drain a body nobody will read
+                    headers["Connection"] = "close"
                 await send_error(scope, receive, send, exc, headers)
                 return
         await self.app(scope, receive, send)

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from skyroute.serve.errors import ApiError, send_error
 
 NUL = "\x00"
+CLOSE = (b"connection", b"close")
 
 
 class BodyTooLarge(HTTPException):
@@ -95,14 +96,15 @@ class BodyLimits:
             await _send_too_large(scope, receive, send, too_large)
             return
         received = 0
-        started = False
+        started = exceeded = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise too_large
             return message
 
@@ -110,6 +112,8 @@ class BodyLimits:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if exceeded:  # whoever answers, the server must not drain the rest
+                    message = {**message, "headers": [*message["headers"], CLOSE]}
             await send(message)
 
         try:
