@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from skyroute.errors import SkyRouteError
+from skyroute.serve.schemas import NO_NUL
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,11 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+        what = str(first.get("msg"))
+        ctx = first.get("ctx")
+        if isinstance(ctx, dict) and ctx.get("pattern") == NO_NUL:
+            what = "contains a NUL byte"
+        message = f"{where}: {what}" if where else what
         return JSONResponse(
             body("invalid_request", message, "see the schema at /docs"), status_code=422
         )

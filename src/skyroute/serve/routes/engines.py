@@ -12,12 +12,22 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from skyroute.serve.auth import now
+from skyroute.serve.db import commit_or_conflict
+from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import EngineSelectIn, EngineTestIn
+from skyroute.serve.schemas import (
+    EngineListed,
+    EngineMetaOut,
+    EngineSelectIn,
+    EngineSelectOut,
+    EngineTestIn,
+    EngineTestOut,
+    EngineUploadOut,
+    json_problem,
+)
 from skyroute.serve.settings import BUILTIN_ENGINES
 from skyroute.serve.tables import Engine, EngineSelection, PurposeEngineSelection
 
@@ -51,7 +61,30 @@ def _row(session: SessionDep, tenant: str, engine_id: str) -> Engine:
     return row
 
 
-@router.post("/upload", status_code=201)
+def _check_storable(meta: EngineMeta) -> None:
+    """Refuse declarations the engines table cannot hold (sizes, NUL bytes, NaN in schemas)."""
+    for field, value, longest in (
+        ("NAME", meta.name, 100),
+        ("VERSION", meta.version, 50),
+        ("DESCRIPTION", meta.description, 10_000),
+    ):
+        if len(value) > longest or "\x00" in value:
+            raise ApiError(
+                422,
+                "engine_invalid",
+                f"{field} is longer than {longest} characters or contains a NUL byte",
+                f"shorten {field}",
+            )
+    for field, schema in (
+        ("INPUT_SCHEMA", meta.input_schema),
+        ("OUTPUT_SCHEMA", meta.output_schema),
+    ):
+        problem = json_problem(schema)
+        if problem:
+            raise ApiError(422, "engine_invalid", f"{field}: {problem}", "declare plain JSON")
+
+
+@router.post("/upload", status_code=201, response_model=EngineUploadOut)
 def upload(
     state: StateDep, session: SessionDep, tenant: TenantDep, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
@@ -65,7 +98,10 @@ def upload(
         raise ApiError(
             422, "engine_invalid", "the engine module is not UTF-8 text", "save it as UTF-8"
         ) from None
+    if "\x00" in source:
+        raise ApiError(422, "engine_invalid", "the engine module contains a NUL byte", "")
     meta = state.pool().inspect(source)
+    _check_storable(meta)
     row = Engine(
         id=str(uuid.uuid4()),
         tenant_id=tenant,
@@ -79,17 +115,11 @@ def upload(
         uploaded_at=now(),
     )
     session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ApiError(
-            409, "conflict", f"engine {meta.name} {meta.version} exists", "bump VERSION"
-        ) from None
+    commit_or_conflict(session, f"engine {meta.name} {meta.version} exists", "bump VERSION")
     return {"engine_id": row.id, "name": row.name, "version": row.version}
 
 
-@router.get("/list")
+@router.get("/list", response_model=list[EngineListed])
 def list_engines(session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Engine).where(Engine.tenant_id == tenant).order_by(Engine.uploaded_at)
@@ -116,7 +146,7 @@ def list_engines(session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]
     return out
 
 
-@router.post("/select")
+@router.post("/select", response_model=EngineSelectOut)
 def select_engine(body: EngineSelectIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """Route this tenant's decisions (of ``purpose``) through ``engine_id`` with ``config``."""
     if body.purpose == "spot-optimize":
@@ -156,7 +186,7 @@ def _select_spot(body: EngineSelectIn, session: SessionDep, tenant: str) -> dict
     return {"engine_id": body.engine_id, "config": body.config, "purpose": body.purpose}
 
 
-@router.get("/{engine_id}/metadata")
+@router.get("/{engine_id}/metadata", response_model=EngineMetaOut)
 def metadata(engine_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     if engine_id in BUILTIN_ENGINES or engine_id in SPOT_ENGINES:
         return _builtin(engine_id)
@@ -174,7 +204,7 @@ def metadata(engine_id: str, session: SessionDep, tenant: TenantDep) -> dict[str
     }
 
 
-@router.post("/{engine_id}/test")
+@router.post("/{engine_id}/test", response_model=EngineTestOut)
 def test_engine(
     engine_id: str, body: EngineTestIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:

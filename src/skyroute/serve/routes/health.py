@@ -8,18 +8,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 
 from skyroute.serve.routes.deps import StateDep
+from skyroute.serve.schemas import HealthOut, ReadyOut
 from skyroute.serve.tables import Activation, EngineSelection
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthOut)
 def healthz() -> dict[str, str]:
     """The process is alive (says nothing about its dependencies)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 def readyz(state: StateDep) -> JSONResponse:
     """Ready when the database answers and some engine or model is active, else why not."""
     reasons: list[str] = []
@@ -52,6 +53,6 @@ def readyz(state: StateDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
