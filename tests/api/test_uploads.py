@@ -33,9 +33,7 @@ def leftovers(settings: Settings) -> list[str]:
     root = settings.model_upload_dir
     if not root.exists():
         return []
-    return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p != root / uploads.STAGING
-    )
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p != root / uploads.STAGING)
 
 
 def test_concurrent_uploads_of_one_version_give_one_201_and_409s(
