@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from skyroute.errors import SkyRouteError
-from skyroute.serve.schemas import NO_NUL
+from skyroute.serve.fields import NO_NUL
 
 log = logging.getLogger(__name__)
 

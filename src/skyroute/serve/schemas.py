@@ -1,76 +1,20 @@
 """Request and response bodies of the API (pydantic models, shown in the OpenAPI docs).
 
-Every request model derives from :class:`Strict`: unknown fields are refused, and so are
-``NaN`` and ``Infinity`` (which Starlette's JSON parser accepts) in any float field. Every
-string is a :data:`Text` (no NUL byte: PostgreSQL cannot store one) with a length that fits
-its column, and free-form objects (engine configs) are :data:`JsonObject`: finite numbers,
-NUL-free strings and a bounded depth all the way down. So bad input is a 422 naming the field
-on SQLite and PostgreSQL alike, never a database error.
+Every request model derives from :class:`~skyroute.serve.fields.Strict` and builds its strings
+from :data:`~skyroute.serve.fields.Text` (sized to the column it lands in), so bad input is a
+422 naming the field on SQLite and PostgreSQL alike (see ``skyroute.serve.fields``).
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-#: The pattern of a string without NUL bytes (checked in pydantic-core, not in Python).
-NO_NUL = r"^[^\x00]*$"
-Text = Annotated[str, Field(pattern=NO_NUL)]
-MAX_JSON_DEPTH = 32
-
-
-def _json_problem(value: Any, where: str, depth: int) -> str | None:
-    """What makes ``value`` unfit to store or pass on as JSON (None when it is fine)."""
-    if depth > MAX_JSON_DEPTH:
-        return f"{where} is nested deeper than {MAX_JSON_DEPTH} levels"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{where} is {value}, not a finite number"
-    if isinstance(value, str):
-        if "\x00" in value:
-            return f"{where} contains a NUL byte"
-        try:
-            value.encode()
-        except UnicodeEncodeError:
-            return f"{where} is not valid Unicode (a lone surrogate)"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            inner = f"{where}.{key}" if where else str(key)
-            problem = _json_problem(key, f"the key {inner!r}", depth + 1) or _json_problem(
-                item, inner, depth + 1
-            )
-            if problem:
-                return problem
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if problem := _json_problem(item, f"{where}[{i}]", depth + 1):
-                return problem
-    return None
-
-
-def json_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be stored as JSON everywhere (NaN, NUL, lone surrogates, depth)."""
-    return _json_problem(value, "", 0)
-
-
-def _storable(value: dict[str, Any]) -> dict[str, Any]:
-    problem = json_problem(value)
-    if problem:
-        raise PydanticCustomError("json_unstorable", problem)
-    return value
-
-
-#: A free-form JSON object that any database can store and any engine can parse.
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
-
-
-class Strict(BaseModel):
-    """Base of every request body: no unknown fields, no NaN or Infinity."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+from skyroute.serve.fields import JsonObject, Text, json_problem
+from skyroute.serve.fields import Strict as Strict
 
 
 class FunctionProfile(Strict):
@@ -392,7 +336,10 @@ class SpotPlan(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_all_through(cls, value: Any) -> Any:
-        return _storable(value) if isinstance(value, dict) else value
+        problem = json_problem(value) if isinstance(value, dict) else None
+        if problem:
+            raise PydanticCustomError("json_unstorable", problem)
+        return value
 
 
 class SpotPlanOut(SpotPlan):

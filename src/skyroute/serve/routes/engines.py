@@ -17,6 +17,7 @@ from skyroute.serve.auth import now
 from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.errors import ApiError
+from skyroute.serve.fields import json_problem
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import (
     EngineListed,
@@ -26,7 +27,6 @@ from skyroute.serve.schemas import (
     EngineTestIn,
     EngineTestOut,
     EngineUploadOut,
-    json_problem,
 )
 from skyroute.serve.settings import BUILTIN_ENGINES
 from skyroute.serve.tables import Engine, EngineSelection, PurposeEngineSelection
