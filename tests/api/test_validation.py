@@ -62,6 +62,13 @@ def assert_invalid(response: Any, *words: str) -> None:
             {"features": {"a\x00": 1.0}},
             ("features", "NUL"),
         ),
+        ("/api/v1/ml/gap-filler/analyze", {"model_id": "m\x00"}, ("model_id", "NUL")),
+        (
+            "/api/v1/ml/gap-filler/analyze",
+            {"trained_until": "9999-12-31"},
+            ("trained_until", "2100-01-01"),
+        ),
+        ("/api/v1/ml/gap-filler/fill", {"regions": ["r" * 41]}, ("regions.0",)),
     ],
 )
 def test_nul_bytes_and_overlong_values_are_422(
@@ -234,3 +241,19 @@ def test_a_spot_engine_answer_that_is_not_a_plan_falls_back(tenant_a: TenantClie
     plan = answer.json()
     assert plan["fallback"] is True and "not a spot plan" in plan["fallback_reason"]
     assert plan["engine"] == "spot-optimize" and plan["feasible"] is True
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(
+    tenant_a: TenantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last line of defence, for a value the request models let through."""
+    from sqlalchemy.exc import DataError
+
+    from skyroute.serve import registry
+
+    def refuse(*_: Any) -> None:
+        raise DataError("SELECT 1", {}, ValueError("value too long for type character(50)"))
+
+    monkeypatch.setattr(registry, "versions_of", refuse)
+    response: Any = tenant_a.get("/api/v1/ml/models/some-model")
+    assert_invalid(response, "value too long")

@@ -12,11 +12,12 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
 from skyroute.errors import SkyRouteError
-from skyroute.serve.fields import NO_NUL
+from skyroute.fields import NO_NUL
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,27 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
-            exc.status_code, "http_error"
-        )
+        code = {
+            400: "invalid_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "too_large",
+        }.get(exc.status_code, "http_error")
         fix = str(getattr(exc, "fix", ""))
         return JSONResponse(body(code, str(exc.detail), fix), status_code=exc.status_code)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # A value the request models should have refused but the database did (PostgreSQL:
+        # NUL bytes, over-long text, out-of-range numbers): the caller's data, not a crash.
+        log.warning("database refused a value: %s", exc.orig)
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(
+            body(
+                "invalid_request", f"a value cannot be stored: {reason}", "see the schema at /docs"
+            ),
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

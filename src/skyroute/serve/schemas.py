@@ -1,20 +1,19 @@
 """Request and response bodies of the API (pydantic models, shown in the OpenAPI docs).
 
-Every request model derives from :class:`~skyroute.serve.fields.Strict` and builds its strings
-from :data:`~skyroute.serve.fields.Text` (sized to the column it lands in), so bad input is a
-422 naming the field on SQLite and PostgreSQL alike (see ``skyroute.serve.fields``).
+Every request model derives from :class:`~skyroute.fields.Strict` and builds its strings
+from :data:`~skyroute.fields.Text` (sized to the column it lands in), so bad input is a
+422 naming the field on SQLite and PostgreSQL alike (see ``skyroute.fields``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from skyroute.serve.fields import JsonObject, Text, json_problem
-from skyroute.serve.fields import Strict as Strict
+from skyroute.fields import JsonObject, Moment, Text, json_problem
+from skyroute.fields import Strict as Strict
 
 
 class FunctionProfile(Strict):
@@ -250,15 +249,6 @@ class RouteOut(BaseModel):
 
 # --- spot ---------------------------------------------------------------------------------
 
-#: Launch times the market data can speak about (and date arithmetic cannot overflow).
-EARLIEST, LATEST = datetime(2000, 1, 1), datetime(2100, 1, 1)
-
-
-def _plausible(value: datetime | None) -> datetime | None:
-    if value is not None and not EARLIEST <= value.replace(tzinfo=None) <= LATEST:
-        raise PydanticCustomError("launch_time_range", "must lie between 2000-01-01 and 2100-01-01")
-    return value
-
 
 class InterruptionIn(Strict):
     instance_type: Text = Field(min_length=1, max_length=60, examples=["m5.large"])
@@ -266,9 +256,7 @@ class InterruptionIn(Strict):
     spot_price: float | None = Field(
         None, gt=0, le=1e6, description="USD/hour (default: latest known)."
     )
-    launch_time: Annotated[datetime | None, AfterValidator(_plausible)] = Field(
-        None, description="Default: now."
-    )
+    launch_time: Moment | None = Field(None, description="Default: now.")
 
 
 class InterruptionOut(BaseModel):

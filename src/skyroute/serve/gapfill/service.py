@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 from sqlalchemy.orm import Session
 
 from skyroute.errors import ConfigError, UnknownNameError
+from skyroute.fields import Day, Text
 from skyroute.market.points import DATA_TYPES, SOURCES
 from skyroute.market.sources.base import SourceError
 from skyroute.market.universe import series_for
@@ -29,28 +30,32 @@ from skyroute.serve.tables import GapFillJob
 
 
 class SeriesIn(Strict):
-    instance_types: list[str] | None = Field(
+    instance_types: list[Annotated[Text, Field(max_length=60)]] | None = Field(
         None, description="Instance types, e.g. m5.large (default: GAP_FILLER_INSTANCE_TYPES)."
     )
-    regions: list[str] | None = Field(
+    regions: list[Annotated[Text, Field(max_length=40)]] | None = Field(
         None, description="Regions, e.g. us-east-1 (default: GAP_FILLER_REGIONS)."
     )
-    data_types: list[str] | None = Field(
+    data_types: list[Annotated[Text, Field(max_length=20)]] | None = Field(
         None, description=f"Any of {list(DATA_TYPES)} (default: what the model needs)."
     )
-    model_id: str | None = Field(None, description="Take trained_until and needs from it.")
-    version: str | None = Field(None, description="Model version (default: the active one).")
+    model_id: Text | None = Field(
+        None, max_length=100, description="Take trained_until and needs from it."
+    )
+    version: Text | None = Field(
+        None, max_length=50, description="Model version (default: the active one)."
+    )
 
 
 class AnalyzeIn(SeriesIn):
-    trained_until: date | None = Field(None, description="Instead of a model's.")
-    current_date: date | None = Field(None, description="Default: today (UTC).")
+    trained_until: Day | None = Field(None, description="Instead of a model's.")
+    current_date: Day | None = Field(None, description="Default: today (UTC).")
 
 
 class FillIn(SeriesIn):
-    start: date | None = Field(None, description="First day (default: the model's gap start).")
-    end: date | None = Field(None, description="Last day, inclusive (default: today).")
-    source: str = Field("auto", description="aws, embedded, synthetic, or auto.")
+    start: Day | None = Field(None, description="First day (default: the model's gap start).")
+    end: Day | None = Field(None, description="Last day, inclusive (default: today).")
+    source: Text = Field("auto", max_length=20, description="aws, embedded, synthetic, or auto.")
     fallback: bool = Field(False, description="Use synthetic data where the source fails.")
 
 

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, UploadFile
 from sqlalchemy import select
 
+from skyroute.fields import json_problem
 from skyroute.serve.auth import now
 from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.errors import ApiError
-from skyroute.serve.fields import json_problem
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import (
     EngineListed,

@@ -11,6 +11,7 @@ objects (engine configs), all the way down.
 from __future__ import annotations
 
 import math
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -70,3 +71,20 @@ class Strict(BaseModel):
     """Base of every request body: no unknown fields, no NaN or Infinity."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+#: Dates the market data can speak about (and date arithmetic cannot overflow).
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 1, 1)
+
+
+def _plausible_day(value: date) -> date:
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST <= day <= LATEST:
+        raise PydanticCustomError("date_range", f"must lie between {EARLIEST} and {LATEST}")
+    return value
+
+
+#: A calendar day between 2000-01-01 and 2100-01-01.
+Day = Annotated[date, AfterValidator(_plausible_day)]
+#: A moment on a day between 2000-01-01 and 2100-01-01.
+Moment = Annotated[datetime, AfterValidator(_plausible_day)]
