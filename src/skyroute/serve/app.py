@@ -15,9 +15,27 @@ from fastapi.responses import JSONResponse
 from skyroute import __version__
 from skyroute.serve import errors
 from skyroute.serve.db import make_engine, migrate, session_factory
+from skyroute.serve.engines.contract import EngineMeta
+from skyroute.serve.engines.registry import active_engines
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, server_world
+
+
+def _inspect_with(settings: Settings) -> Callable[[str], EngineMeta]:
+    """Inspect operator engines in a one-off sandboxed worker (only when there are any)."""
+
+    def inspect(source: str) -> EngineMeta:
+        from skyroute.serve.engines.sandbox import EnginePool, Limits
+
+        pool = EnginePool(size=1, limits=Limits(wall_seconds=settings.engine_timeout_s))
+        try:
+            return pool.inspect(source)
+        finally:
+            pool.close()
+
+    return inspect
+
 
 UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
@@ -30,7 +48,9 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     db = make_engine(settings.db_url)
     if run_migrations:
         migrate(db)
+    offered = active_engines(settings, _inspect_with(settings))
     state = AppState(
+        engines=offered,
         settings=settings,
         db=db,
         sessions=session_factory(db),
@@ -86,6 +106,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         return response
 
     return app
+
+
+def check_engines(settings: Settings) -> None:
+    """Refuse to start (ConfigError) when the engine settings name no usable engine."""
+    active_engines(settings, _inspect_with(settings))
 
 
 def app_from_env() -> FastAPI:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from skyroute.errors import ConfigError
 
-BUILTIN_ENGINES = ("greedy", "hierarchical", "rules")
-
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from skyroute.serve.engines.registry import Engines
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.world.model import World
 
 if TYPE_CHECKING:
+    from skyroute.serve.engines.contract import EngineResult
     from skyroute.serve.engines.sandbox import EnginePool
     from skyroute.serve.gapfill.worker import BackgroundWorker
 
@@ -37,6 +39,7 @@ class AppState:
     world: World
     metrics: Metrics
     predictors: dict[str, Any] = field(default_factory=dict)
+    engines: Engines = field(default_factory=Engines)
     _pool: EnginePool | None = None
     gap_filler: BackgroundWorker | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,6 +55,9 @@ class AppState:
                     limits=Limits(wall_seconds=self.settings.engine_timeout_s),
                 )
             return self._pool
+
+    def sandbox(self) -> _PoolSandbox:
+        return _PoolSandbox(self.pool())
 
     def start_gap_filler(self) -> None:
         """The in-process fill worker (GAP_FILLER_ENABLED); other workers may run beside it."""
@@ -79,3 +85,19 @@ class AppState:
                 self._pool.close()
                 self._pool = None
         self.db.dispose()
+
+
+class _PoolSandbox:
+    """Batch calls over the shared pool (to be replaced by per-tenant sandboxes)."""
+
+    def __init__(self, pool: EnginePool) -> None:
+        self.pool = pool
+
+    def call_batch(
+        self,
+        tenant_id: str,
+        source: str,
+        requests: list[dict[str, Any]],
+        config: dict[str, Any],
+    ) -> list[EngineResult]:
+        return [self.pool.call(source, request, config) for request in requests]

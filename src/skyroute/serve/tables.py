@@ -136,6 +136,20 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` a tenant used: the body it came with and the decisions it made."""
+
+    __tablename__ = "idempotency_keys"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    decision_ids: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 #: Autoincrementing 64-bit ids (SQLite autoincrements only an INTEGER primary key).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 

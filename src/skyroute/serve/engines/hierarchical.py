@@ -15,13 +15,14 @@ greedy choice where none is active (or it fails to load), saying so in the expla
 The strategic and tactical layers run through the simulator's own policy adapter
 (:class:`skyroute.world.policies.learned.HierarchicalPolicy`), which also resolves the chosen
 region and memory to its best platform and purchase; a bundle therefore decides here exactly
-as it did in ``skyroute evaluate``. The objective is normalised by the reference placement's mean
-over the batch (the environments use the trace's mean).
+as it did in ``skyroute evaluate``. The decide pipeline then holds the choice to the request's
+hard constraints (greedy, flagged, where it breaks one); a model that fails at predict time
+makes its rows flagged greedy fallbacks, never an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -30,10 +31,11 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from skyroute.serve import placement, registry
+from skyroute.serve import registry
 from skyroute.serve.auth import now
+from skyroute.serve.candidates import DecisionBatch
+from skyroute.serve.engines.base import EngineContext, EngineInfo, Proposal
 from skyroute.serve.predictors import predictor_for
-from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import Decision
 
@@ -103,90 +105,74 @@ def _recent_counts(session: Session, tenant_id: str, function_id: str) -> NDArra
     return counts
 
 
-def hierarchical(
-    session: Session, state: AppState, tenant_id: str, items: Sequence[DecideRequest]
-) -> list[placement.Answer]:
-    """Decide ``items``; requests that land on the same model versions go through together."""
-    layers = Layers(session, state, tenant_id)
-    greedy = placement.greedy(items, state.world)
-    groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
-    for i, item in enumerate(items):
-        groups.setdefault(layers.choose(item.caller_key or item.function.id), []).append(i)
-    answers: list[placement.Answer | None] = [None] * len(items)
-    for chosen, rows in groups.items():
-        predictors, versions, notes = layers.load(chosen)
-        group = [items[i] for i in rows]
-        fallbacks = [greedy[i] for i in rows]
-        for i, answer in zip(
-            rows,
-            _decide_group(session, state, tenant_id, group, fallbacks, predictors, versions, notes),
-            strict=True,
-        ):
-            answers[i] = answer
-    return [a for a in answers if a is not None]
+class HierarchicalEngine:
+    info = EngineInfo(
+        engine_id="hierarchical",
+        name="hierarchical",
+        version="2",
+        description="Strategic → tactical → operational bundles; greedy where a layer is missing.",
+    )
+
+    def decide(self, batch: DecisionBatch, ctx: EngineContext) -> list[Proposal]:
+        """Requests that land on the same model versions go through together."""
+        layers = Layers(ctx.session, ctx.state, ctx.tenant_id)
+        groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
+        for i, item in enumerate(batch.items):
+            groups.setdefault(layers.choose(item.caller_key or item.function.id), []).append(i)
+        proposals: list[Proposal | None] = [None] * len(batch.items)
+        for chosen, rows in groups.items():
+            predictors, versions, notes = layers.load(chosen)
+            try:
+                decided = _decide_group(ctx, batch, rows, predictors, versions, notes)
+            except Exception as exc:  # a bundle failing at predict time: flagged fallback
+                ctx.state.metrics.model_load_failures.labels("predict").inc()
+                reason = f"a model failed at predict time ({type(exc).__name__}: {exc})"[:300]
+                decided = [
+                    Proposal(None, "", model_versions=versions, fallback_reason=reason)
+                    for _ in rows
+                ]
+            for i, proposal in zip(rows, decided, strict=True):
+                proposals[i] = proposal
+        return [p for p in proposals if p is not None]
 
 
 def _decide_group(
-    session: Session,
-    state: AppState,
-    tenant_id: str,
-    items: list[DecideRequest],
-    fallbacks: list[placement.Answer],
+    ctx: EngineContext,
+    batch: DecisionBatch,
+    rows: list[int],
     predictors: dict[str, Any],
     versions: dict[str, str],
     notes: list[str],
-) -> list[placement.Answer]:
+) -> list[Proposal]:
     from skyroute.world.policies.learned import HierarchicalPolicy
     from skyroute.world.requests import take_requests
 
-    world = state.world
+    world = batch.world
     if "placement.strategic" not in predictors and "placement.tactical" not in predictors:
-        for answer in fallbacks:
-            answer.explanation = "hierarchical: " + "; ".join(notes)
-            answer.model_versions = versions
-        return fallbacks
+        explanation = "hierarchical: " + "; ".join(notes)
+        return [Proposal(None, explanation, model_versions=versions) for _ in rows]
     notes = list(notes)
+    index = np.asarray(rows, dtype=np.int64)
+    requests = take_requests(batch.requests, index)
     if "forecast.load" in predictors:
-        history = np.stack([_recent_counts(session, tenant_id, r.function.id) for r in items])
+        items = [batch.items[i] for i in rows]
+        history = np.stack(
+            [_recent_counts(ctx.session, ctx.tenant_id, r.function.id) for r in items]
+        )
         rates = np.asarray(predictors["forecast.load"].predict(history), dtype=np.float64)
         rates = np.maximum(rates.reshape(len(items), -1)[:, 0], 0.0)
-        items = [
-            r.model_copy(
-                update={"function": r.function.model_copy(update={"rate_per_min": float(q)})}
-            )
-            for r, q in zip(items, rates, strict=True)
-        ]
+        if not np.isfinite(rates).all():
+            raise ValueError("the load forecast is not finite")
+        requests = dataclasses.replace(requests, rate_per_min=rates)
         notes.append("forecast.load: rate from the last 12 minutes")
-    # The simulator's policy adapter decides; requests sharing weights and constraints go
-    # through it together.
+    # The simulator's policy adapter decides, per objective group of the batch.
     policy = HierarchicalPolicy(
         predictors.get("placement.strategic"), predictors.get("placement.tactical")
     )
-    requests = placement.to_requests(items, world)
-    chosen = np.empty(len(items), dtype=np.int64)
-    groups: dict[str, list[int]] = {}
-    for i, r in enumerate(items):
-        groups.setdefault(
-            r.objective.model_dump_json() + r.constraints.model_dump_json(), []
-        ).append(i)
-    for rows in groups.values():
-        index = np.asarray(rows, dtype=np.int64)
-        objective = placement.objective_of(items[rows[0]], world)
-        chosen[index] = policy.decide(take_requests(requests, index), world, objective)
-    expected = placement.expected_dicts(items, [int(c) for c in chosen], world)
-    answers = []
-    for item, fallback, choice, exp in zip(items, fallbacks, chosen, expected, strict=True):
-        limits = item.constraints
-        too_slow = limits.max_latency_ms is not None and exp["latency_ms"] > limits.max_latency_ms
-        too_dear = limits.max_cost is not None and exp["cost_usd"] > limits.max_cost
-        own = notes + (
-            ["learned choice broke the latency/cost limit, greedy"] if too_slow or too_dear else []
-        )
-        answers.append(
-            placement.Answer(
-                placement=fallback.placement if too_slow or too_dear else int(choice),
-                explanation="hierarchical: " + "; ".join(own or ["all layers learned"]),
-                model_versions=versions,
-            )
-        )
-    return answers
+    chosen = np.empty(len(rows), dtype=np.int64)
+    for group in batch.groups:
+        mine = np.flatnonzero(np.isin(index, group.rows))
+        if mine.size:
+            chosen[mine] = policy.decide(take_requests(requests, mine), world, group.objective)
+    explanation = "hierarchical: " + "; ".join(notes or ["all layers learned"])
+    return [Proposal(int(c), explanation, model_versions=versions) for c in chosen]

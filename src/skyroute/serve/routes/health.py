@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
+from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.routes.deps import StateDep
-from skyroute.serve.tables import Activation, EngineSelection
 
 router = APIRouter(tags=["operations"])
 
@@ -21,34 +21,17 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(state: StateDep) -> JSONResponse:
-    """Ready when the database answers and some engine or model is active, else why not."""
+    """Ready when the database answers (greedy needs nothing more), else why not."""
     reasons: list[str] = []
     try:
         with state.sessions() as session:
             session.execute(text("SELECT 1"))
-            selections = session.scalar(select(func.count()).select_from(EngineSelection)) or 0
-            active = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Activation)
-                    .where(Activation.ended_at.is_(None))
-                )
-                or 0
-            )
     except Exception as exc:  # any database failure means "not ready", with the reason
-        return JSONResponse(
-            {"ready": False, "reasons": [f"database unreachable: {type(exc).__name__}"]},
-            status_code=503,
-        )
-    if not state.settings.engine_active and selections == 0 and active == 0:
-        reasons.append(
-            "no decision engine or model is active: set DECISION_ENGINE_ACTIVE=greedy, "
-            "POST /api/v1/ml/engines/select, or activate a model"
-        )
+        reasons.append(f"database unreachable: {type(exc).__name__}")
     status = 200 if not reasons else 503
+    engine = state.settings.engine_active or DEFAULT_ENGINE
     return JSONResponse(
-        {"ready": not reasons, "reasons": reasons, "engine": state.settings.engine_active},
-        status_code=status,
+        {"ready": not reasons, "reasons": reasons, "engine": engine}, status_code=status
     )
 
 

@@ -164,7 +164,7 @@ def constraint_check(
     if not has_limits(objective.constraints):
         fits = memory[None, :] >= requests.expected.memory_mb[:, None]
         usable = static[None, :] & fits
-        none = ~usable.any(axis=1)
+        none: NDArray[np.bool_] = np.asarray(~usable.any(axis=1))
         if not none.any():
             return static[placement] & (memory[placement] >= requests.expected.memory_mb), none
     representatives, inverse = unique_rows(requests)

@@ -124,15 +124,14 @@ class Oracle(Policy):
         )
         value = objective_value(out, reference_outcome(inv, world), objective)
         short = memory_shortfall(requests.expected.memory_mb[rows, None], p.memory_mb[None, :])
+        # Feasibility judges expected outcomes (as every policy does); without latency or cost
+        # limits only memory counts, and any outcome of the right shape will do.
+        expected = out
         if has_limits(objective.constraints):
             expected = expected_outcomes(take_requests(requests, rows), slice(None), world, index)
-            ok, _ = feasible(
-                expected, np.ones(index.shape, dtype=bool), objective.constraints, short
-            )
-            value = np.where(ok, value, np.inf)
-        else:
-            fits = short <= 0.0
-            value = np.where(fits | ~fits.any(axis=1, keepdims=True), value, np.inf)
+        everywhere = np.ones(index.shape, dtype=bool)
+        ok, _ = feasible(expected, everywhere, objective.constraints, short)
+        value = np.where(ok, value, np.inf)
         best = np.argmin(value, axis=1)
         picked = np.arange(best.shape[0])
         return index[best], Outcome(*(a[picked, best] for a in out))
