@@ -196,8 +196,8 @@ def test_aws_without_credentials_falls_back_only_when_asked(
 def test_run_on_startup_queues_and_fills_an_operator_job(settings: Settings) -> None:
     from sqlalchemy import select
 
+    from skyroute.gapfill.tables import GapFillJob
     from skyroute.serve.app import create_app
-    from skyroute.serve.tables import GapFillJob
 
     startup = replace(
         settings,

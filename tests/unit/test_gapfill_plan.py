@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyroute.errors import ConfigError, UnknownNameError
+from skyroute.gapfill.plan import fill_range, parse_trained_until, today
 from skyroute.market.points import SeriesKey, hours_between
 from skyroute.market.sources.synthetic import SyntheticSource
 from skyroute.market.universe import series_for
-from skyroute.serve.gapfill.plan import fill_range, parse_trained_until, today
 
 DAYS = st.integers(min_value=0, max_value=400)
 
