@@ -167,8 +167,9 @@ def oracle_gain(metrics: dict[str, Any], name: str) -> float:
 
 def evaluate_hierarchy(spec: str, bundles: Path, out_dir: Path, seed: int) -> dict[str, Any]:
     from skyroute.bundles import read_bundle
+    from skyroute.report.simulation import write_comparison
     from skyroute.world.catalog.loader import load_catalog
-    from skyroute.world.compare import compare, write_comparison
+    from skyroute.world.compare import compare
     from skyroute.world.model import build_world
     from skyroute.world.objective import Objective
     from skyroute.world.policies import POLICIES
