@@ -14,15 +14,17 @@ def _select(tenant: TenantClient, engine_id: str = "greedy") -> None:
     assert response.status_code == 200, response.text
 
 
-def test_readyz_explains_until_an_engine_is_active(
+def test_readyz_is_ready_with_the_default_engine(
     client: TestClient, tenant_a: TenantClient
 ) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     response = client.get("/readyz")
-    assert response.status_code == 503
-    assert "no decision engine or model is active" in response.json()["reasons"][0]
-    _select(tenant_a)
-    assert client.get("/readyz").status_code == 200
+    assert response.status_code == 200, response.text
+    assert response.json() == {"ready": True, "reasons": [], "engine": "greedy"}
+    # Nothing selected: the tenant's decisions go through the default engine.
+    decided: Any = tenant_a.post("/api/v1/ml/decide", json=decide_body())
+    assert decided.status_code == 200, decided.text
+    assert decided.json()["engine"] == "greedy"
 
 
 def test_decide_returns_a_stored_greedy_placement(

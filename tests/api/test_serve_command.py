@@ -1,4 +1,5 @@
-"""`skyroute serve` with no configuration starts, and two apps share state through the database."""
+"""`skyroute serve` with no configuration starts ready (engine ``greedy``), and two apps share
+state through the database."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_without_configuration_reports_why_it_is_not_ready(tmp_path: Path) -> None:
+def test_serve_without_configuration_is_ready_with_greedy(tmp_path: Path) -> None:
     port = _free_port()
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("ML_", "SKYROUTE_", "DECISION_"))
@@ -46,8 +47,8 @@ def test_serve_without_configuration_reports_why_it_is_not_ready(tmp_path: Path)
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
-        assert response.status_code == 503
-        assert "no decision engine or model is active" in response.json()["reasons"][0]
+        assert response.status_code == 200, response.text
+        assert response.json()["engine"] == "greedy"
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
         assert (tmp_path / ".skyroute" / "skyroute.db").exists()
     finally:

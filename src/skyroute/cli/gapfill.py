@@ -28,14 +28,12 @@ DATA_TYPES = typer.Option(None, "--data-type", help="spot_price, ondemand_price 
 
 def _open(database_url: str | None) -> Any:
     """(settings, sessionmaker) for the server's database, migrated to head."""
-    from dataclasses import replace
-
     from skyroute.serve.db import make_engine, migrate, session_factory
     from skyroute.serve.settings import Settings
 
     settings = Settings.from_env()
     if database_url:
-        settings = replace(settings, database_url=database_url)
+        settings = settings.model_copy(update={"database_url": database_url})
     engine = make_engine(settings.db_url)
     migrate(engine)
     return settings, session_factory(engine)
