@@ -22,15 +22,13 @@ def create(
     ),
 ) -> None:
     """Create a tenant and print its API key (shown once; only its hash is stored)."""
-    from dataclasses import replace
-
     from skyroute.serve.auth import create_tenant
     from skyroute.serve.db import make_engine, migrate, session_factory
     from skyroute.serve.settings import Settings
 
     settings = Settings.from_env()
     if database_url:
-        settings = replace(settings, database_url=database_url)
+        settings = settings.model_copy(update={"database_url": database_url})
     engine = make_engine(settings.db_url)
     migrate(engine)
     try:

@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         if settings.gap_filler_enabled:
             state.start_gap_filler()
             if settings.gap_filler_run_on_startup:
-                from skyroute.serve.gapfill.service import fill_on_startup
+                from skyroute.serve.gapfill_registry import fill_on_startup
 
                 fill_on_startup(state)
         yield

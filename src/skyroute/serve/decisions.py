@@ -118,6 +118,7 @@ REASON_CLASSES = (
     ("not offered", "invalid_answer"),
     ("no longer exists", "missing_engine"),
     ("predict", "model"),
+    ("cannot be used", "model"),
 )
 
 

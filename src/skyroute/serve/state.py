@@ -16,9 +16,9 @@ from skyroute.serve.settings import Settings
 from skyroute.world.model import World
 
 if TYPE_CHECKING:
+    from skyroute.gapfill.worker import BackgroundWorker
     from skyroute.serve.engines.contract import EngineResult
     from skyroute.serve.engines.sandbox import EnginePool
-    from skyroute.serve.gapfill.worker import BackgroundWorker
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,7 +61,7 @@ class AppState:
 
     def start_gap_filler(self) -> None:
         """The in-process fill worker (GAP_FILLER_ENABLED); other workers may run beside it."""
-        from skyroute.serve.gapfill.worker import BackgroundWorker, Worker, default_sources
+        from skyroute.gapfill.worker import BackgroundWorker, Worker, default_sources
 
         worker = Worker(
             self.sessions,

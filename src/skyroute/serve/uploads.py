@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from skyroute.serve.auth import now
+from skyroute.serve.bundle_contracts import check_observation
 from skyroute.serve.errors import ApiError
 from skyroute.serve.settings import Settings
 from skyroute.serve.tables import ModelVersion
@@ -97,6 +98,7 @@ def store_bundle(
             raise ApiError(
                 422, "bundle_invalid", "the model has no trained_until", "set it in bundle.json"
             )
+        check_observation(manifest.kind, manifest.to_dict(), f"{model_id}@{version}")
         os.replace(unpacked, final)
         try:
             row = ModelVersion(

@@ -18,6 +18,11 @@ region and memory to its best platform and purchase; a bundle therefore decides 
 as it did in ``skyroute evaluate``. The decide pipeline then holds the choice to the request's
 hard constraints (greedy, flagged, where it breaks one); a model that fails at predict time
 makes its rows flagged greedy fallbacks, never an error.
+
+An active bundle that cannot be used -- it fails to load, its observation contract is not the one
+this code builds (docs/environments.md), or its model raises or returns malformed scores at
+predict time -- never turns into an error for the caller: the decisions it touched are greedy's,
+flagged ``fallback`` with the reason.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ from numpy.typing import NDArray
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from skyroute.bundles.manifest import OUTPUT_WIDTHS
 from skyroute.serve import registry
 from skyroute.serve.auth import now
+from skyroute.serve.bundle_contracts import observation_mismatch
 from skyroute.serve.candidates import DecisionBatch
 from skyroute.serve.engines.base import EngineContext, EngineInfo, Proposal
 from skyroute.serve.predictors import predictor_for
@@ -41,6 +48,38 @@ from skyroute.serve.tables import Decision
 
 FORECAST_STEPS = 12
 LAYERS = ("forecast.load", "placement.strategic", "placement.tactical")
+
+
+class LayerFailed(Exception):
+    """A layer's model failed at predict time; the decisions it touched fall back, flagged."""
+
+    def __init__(self, kind: str, label: str, reason: str) -> None:
+        super().__init__(f"{kind} model {label} failed at predict time ({reason})")
+
+
+class CheckedPredictor:
+    """A layer's model whose exceptions and malformed scores become :class:`LayerFailed`.
+
+    Whatever the model raises (a ``BundleError`` for a wrong input width included) is the
+    bundle's fault, not the caller's, so it must not reach the API's error mapping.
+    """
+
+    def __init__(self, kind: str, label: str, inner: Any) -> None:
+        self.kind, self.label, self.inner = kind, label, inner
+
+    def predict(self, x: NDArray[Any]) -> NDArray[np.float64]:
+        try:
+            out = np.asarray(self.inner.predict(x), dtype=np.float64)
+        except Exception as exc:
+            raise LayerFailed(self.kind, self.label, f"{type(exc).__name__}: {exc}") from exc
+        rows = int(np.shape(x)[0])
+        allowed = OUTPUT_WIDTHS.get(self.kind)
+        width = out.size // rows if rows and out.ndim and out.shape[0] == rows else -1
+        if width < 1 or (allowed is not None and width not in allowed):
+            raise LayerFailed(self.kind, self.label, f"scores of shape {out.shape} for {rows} rows")
+        if not np.isfinite(out).all():
+            raise LayerFailed(self.kind, self.label, "non-finite scores")
+        return out
 
 
 class Layers:
@@ -65,25 +104,35 @@ class Layers:
 
     def load(
         self, chosen: tuple[tuple[str, str], ...]
-    ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
-        """(predictor per kind, "model@version" per kind, notes) for one choice of versions."""
+    ) -> tuple[dict[str, Any], dict[str, str], list[str], list[str]]:
+        """(predictor per kind, "model@version" per kind, notes, failures) for one choice.
+
+        A failure is an active layer that cannot be used; its decisions are flagged.
+        """
         predictors: dict[str, Any] = {}
         versions: dict[str, str] = {}
         notes: list[str] = []
+        failures: list[str] = []
         picked = dict(chosen)
         for kind in LAYERS:
             if kind not in picked:
                 notes.append(f"{kind}: no active model, greedy")
                 continue
             model_id, version = self.active[kind], picked[kind]
+            label = f"{model_id}@{version}"
             row = registry.get_version(self.session, self.tenant_id, model_id, version)
-            try:
-                predictors[kind] = predictor_for(self.state, row)
-                versions[kind] = f"{model_id}@{version}"
-            except Exception as exc:  # a broken bundle must not take the server down
-                self.state.metrics.model_load_failures.labels(kind).inc()
-                notes.append(f"{kind}: {model_id}@{version} failed to load ({exc}), greedy")
-        return predictors, versions, notes
+            problem = observation_mismatch(kind, row.manifest, self.state.world.providers)
+            if problem is None:
+                try:
+                    predictors[kind] = CheckedPredictor(kind, label, predictor_for(self.state, row))
+                    versions[kind] = label
+                    continue
+                except Exception as exc:  # a broken bundle must not take the server down
+                    problem = f"it failed to load ({type(exc).__name__}: {exc})"
+            self.state.metrics.model_load_failures.labels(kind).inc()
+            notes.append(f"{kind}: {label} cannot be used, greedy")
+            failures.append(f"{kind} model {label} cannot be used: {problem}")
+        return predictors, versions, notes, failures
 
 
 def _recent_counts(session: Session, tenant_id: str, function_id: str) -> NDArray[np.float32]:
@@ -121,12 +170,13 @@ class HierarchicalEngine:
             groups.setdefault(layers.choose(item.caller_key or item.function.id), []).append(i)
         proposals: list[Proposal | None] = [None] * len(batch.items)
         for chosen, rows in groups.items():
-            predictors, versions, notes = layers.load(chosen)
+            predictors, versions, notes, failures = layers.load(chosen)
             try:
                 decided = _decide_group(ctx, batch, rows, predictors, versions, notes)
-            except Exception as exc:  # a bundle failing at predict time: flagged fallback
-                ctx.state.metrics.model_load_failures.labels("predict").inc()
-                reason = f"a model failed at predict time ({type(exc).__name__}: {exc})"[:300]
+            except Exception as exc:  # a model failing at predict time: flagged fallback
+                failures = [str(exc) if isinstance(exc, LayerFailed) else _failed(exc)]
+            if failures:
+                reason = "; ".join(failures)[:500]
                 decided = [
                     Proposal(None, "", model_versions=versions, fallback_reason=reason)
                     for _ in rows
@@ -134,6 +184,10 @@ class HierarchicalEngine:
             for i, proposal in zip(rows, decided, strict=True):
                 proposals[i] = proposal
         return [p for p in proposals if p is not None]
+
+
+def _failed(exc: Exception) -> str:
+    return f"a model failed at predict time ({type(exc).__name__}: {exc})"
 
 
 def _decide_group(
