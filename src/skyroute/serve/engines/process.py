@@ -73,11 +73,12 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _wait(fd: int, events: int, seconds: float) -> bool:
-    """``fd`` is ready (or hung up) within ``seconds``; poll, not select: fds may be > 1024."""
+def _wait(fd: int, events: int, seconds: float) -> int:
+    """The events of ``fd`` within ``seconds`` (0: none); poll, not select: fds may be > 1024."""
     poller = select.poll()
     poller.register(fd, events)
-    return bool(poller.poll(max(0, math.ceil(seconds * 1000))))
+    ready = poller.poll(max(0, math.ceil(seconds * 1000)))
+    return ready[0][1] if ready else 0
 
 
 class WorkerProcess:
@@ -200,11 +201,14 @@ class WorkerProcess:
     # -- life and death -------------------------------------------------------------------
 
     def alive(self) -> bool:
-        """Running and its reply pipe still open (an idle worker killed from outside is not)."""
+        """Running and its reply pipe still open (an idle worker killed from outside is not).
+
+        Bytes waiting on the pipe do not make it dead: the next ``request`` reports them.
+        """
         with self._lock:
             if self._dead or self.process.poll() is not None:
                 return False
-        return not _wait(self._reply_r, select.POLLIN, 0.0)
+        return not _wait(self._reply_r, select.POLLIN, 0.0) & select.POLLHUP
 
     def _death(self) -> str:
         self._dead = True
