@@ -228,7 +228,11 @@ def _reply(message: dict[str, Any], limits: dict[str, Any], engine: dict[str, An
 
 def _settle(in_fd: int, out_fd: int) -> tuple[int, int]:
     """Move the protocol pipes to descriptors 3 and 4, whatever numbers they arrived on."""
-    high_in, high_out = os.dup2(in_fd, 100), os.dup2(out_fd, 101)
+    import fcntl
+
+    # Copies at 10 and above first, so moving them to 3 and 4 overwrites neither original.
+    high_in = fcntl.fcntl(in_fd, fcntl.F_DUPFD, 10)
+    high_out = fcntl.fcntl(out_fd, fcntl.F_DUPFD, 10)
     os.dup2(high_in, 3)
     os.dup2(high_out, 4)
     for fd in {in_fd, out_fd, high_in, high_out} - {3, 4}:
