@@ -498,6 +498,19 @@ def test_a_killed_worker_is_replaced_and_no_call_fails_for_it(pair: EngineSandbo
     _b_call(pair, 2)
 
 
+def test_a_replacement_being_started_never_makes_the_tenants_next_call_busy() -> None:
+    single = EngineSandbox(Limits(wall_seconds=2.0), _capacity(tenant_concurrency=1))
+    try:
+        crash = engine("import os\nos._exit(1)")
+        for _ in range(5):  # each crash starts a replacement in the background
+            assert "exited" in (single.call("t", crash, {}, {}).fallback_reason or "")
+            result = single.call("t", RULES, REQUEST, {})
+            assert result.ok, result.fallback_reason
+        assert single.health()["restarts"] >= 5
+    finally:
+        single.close()
+
+
 def test_no_jail_folder_outlives_its_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

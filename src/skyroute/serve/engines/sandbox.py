@@ -339,12 +339,19 @@ class EngineSandbox:
                 return worker
         return None
 
-    def _drop(self, pool: _Pool) -> None:
-        """One live worker fewer in ``pool`` (lock held); an empty pool is forgotten."""
+    def _drop(self, pool: _Pool, counted: bool = True) -> None:
+        """One live worker fewer in ``pool`` (lock held); an empty pool is forgotten.
+
+        ``counted`` is False for a replacement that never became ready (it held no tenant slot).
+        """
         pool.live -= 1
         if pool.live == 0 and not pool.idle and self._pools.get(pool.key) is pool:
             del self._pools[pool.key]
-        self._unreserve(pool.key[0])
+        if counted:
+            self._unreserve(pool.key[0])
+        else:
+            self._live -= 1
+            self._cond.notify_all()
 
     def _unreserve(self, tenant: str) -> None:
         """One live worker fewer for ``tenant`` (lock held)."""
@@ -365,7 +372,9 @@ class EngineSandbox:
             full = self._tenant_live.get(key[0], 0) >= self.capacity.tenant_concurrency
             if full or self._live >= self.capacity.max_workers:
                 return
-            self._reserve(key[0])
+            # Until it is ready a replacement holds none of the tenant's slots, so it can never
+            # make one of the tenant's own calls fall back "busy".
+            self._live += 1
             if pool is None:
                 pool = self._pools[key] = _Pool(key, source)
             pool.live += 1
@@ -382,11 +391,14 @@ class EngineSandbox:
             log.warning("could not replace an engine worker: %s", exc)
         with self._cond:
             pool.replacing = False
-            if worker is not None and not self._closed:
+            tenant = pool.key[0]
+            room = self._tenant_live.get(tenant, 0) < self.capacity.tenant_concurrency
+            if worker is not None and not self._closed and room:
+                self._tenant_live[tenant] = self._tenant_live.get(tenant, 0) + 1
                 pool.idle.append(worker)
                 self._cond.notify_all()
                 return
-            self._drop(pool)
+            self._drop(pool, counted=False)
         if worker is not None:
             self._kill(worker)
 
