@@ -14,7 +14,7 @@ import pytest
 from skyroute.serve.engines import builtin_rules
 from skyroute.serve.engines.contract import EngineError
 from skyroute.serve.engines.process import Limits
-from skyroute.serve.engines.sandbox import Capacity, EngineSandbox
+from skyroute.serve.engines.sandbox import Capacity, EngineSandbox, SandboxUnavailable
 from skyroute.serve.engines.worker import UID_BASE
 
 RULES = Path(builtin_rules.__file__).read_text(encoding="utf-8")
@@ -440,9 +440,11 @@ def test_beyond_its_queue_a_tenants_call_is_refused_at_once() -> None:
         _wait_for(lambda: tight.health()["calls_in_flight"] == 1, "A's call in flight")
         refused = tight.call("tenant-a", RULES, REQUEST, {})
         assert not refused.ok and (refused.fallback_reason or "").startswith("busy:")
+        with pytest.raises(SandboxUnavailable, match="cannot inspect the engine now"):
+            tight.inspect("tenant-a", engine("return {}"))  # an upload: 503, retry later
         assert tight.call("tenant-b", RULES, REQUEST, {}).ok
         thread.join()
-        assert tight.health()["busy_refusals"] == 1
+        assert tight.health()["busy_refusals"] == 2
     finally:
         tight.close()
 
