@@ -9,7 +9,6 @@ must come back exactly as B's engine made them, and A must see none of B's secre
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import re
 import threading
@@ -58,7 +57,7 @@ return dict(PLACE, explanation='b:%s:%s:%d' % (request['function']['id'], ok, os
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The shared settings with a 1 s import limit, so the hanging-import test is quick."""
-    return dataclasses.replace(settings, engine_import_timeout_s=1.0)
+    return settings.model_copy(update={"engine_import_timeout_s": 1.0})
 
 
 def upload(tenant: TenantClient, source: str) -> str:
