@@ -26,13 +26,17 @@ def _inspect_with(settings: Settings) -> Callable[[str], EngineMeta]:
     """Inspect operator engines in a one-off sandboxed worker (only when there are any)."""
 
     def inspect(source: str) -> EngineMeta:
-        from skyroute.serve.engines.sandbox import EnginePool, Limits
+        from skyroute.serve.engines.sandbox import EngineSandbox, Limits
 
-        pool = EnginePool(size=1, limits=Limits(wall_seconds=settings.engine_timeout_s))
+        limits = Limits(
+            wall_seconds=settings.engine_timeout_s,
+            import_seconds=settings.engine_import_timeout_s,
+        )
+        sandbox = EngineSandbox(limits)
         try:
-            return pool.inspect(source)
+            return sandbox.inspect("operator", source)
         finally:
-            pool.close()
+            sandbox.close()
 
     return inspect
 

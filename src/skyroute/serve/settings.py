@@ -124,8 +124,15 @@ class Settings(BaseSettings):
     allow_model_training: bool = Field(False, validation_alias=_var("ALLOW_MODEL_TRAINING"))
     max_upload_mb: int = Field(200, ge=1, validation_alias=_var("SKYROUTE_MAX_UPLOAD_MB"))
     max_request_kb: int = Field(1024, ge=1, validation_alias=_var("SKYROUTE_MAX_REQUEST_KB"))
-    engine_pool_size: int = Field(2, ge=1, validation_alias=_var("SKYROUTE_ENGINE_WORKERS"))
+    # The engine sandbox: live workers of all tenants together, one tenant's calls in flight
+    # (and workers) and queued, the wall clock of one call and of importing an engine.
+    engine_pool_size: int = Field(8, ge=1, validation_alias=_var("SKYROUTE_ENGINE_WORKERS"))
+    engine_tenant_concurrency: int = Field(
+        2, ge=1, validation_alias=_var("SKYROUTE_ENGINE_TENANT_CONCURRENCY")
+    )
+    engine_tenant_queue: int = Field(4, ge=0, validation_alias=_var("SKYROUTE_ENGINE_TENANT_QUEUE"))
     engine_timeout_s: float = Field(1.0, gt=0)
+    engine_import_timeout_s: float = Field(5.0, gt=0)
     gap_filler_enabled: bool = Field(True, validation_alias=_var("GAP_FILLER_ENABLED"))
     gap_filler_aws_region: str = Field("us-east-1", validation_alias=_var("GAP_FILLER_AWS_REGION"))
     gap_filler_instance_types: CommaList = Field(

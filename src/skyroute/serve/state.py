@@ -1,4 +1,4 @@
-"""What one server process holds: settings, database, world model, engine pool, metrics."""
+"""What one server process holds: settings, database, world model, engine sandbox, metrics."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ from skyroute.world.model import World
 
 if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
-    from skyroute.serve.engines.contract import EngineResult
-    from skyroute.serve.engines.sandbox import EnginePool
+    from skyroute.serve.engines.sandbox import EngineSandbox
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,24 +39,29 @@ class AppState:
     metrics: Metrics
     predictors: dict[str, Any] = field(default_factory=dict)
     engines: Engines = field(default_factory=Engines)
-    _pool: EnginePool | None = None
+    _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def pool(self) -> EnginePool:
-        """The sandboxed engine workers, started on first use."""
+    def sandbox(self) -> EngineSandbox:
+        """The sandboxed engine workers (per tenant and engine; each started on first use)."""
         with self._lock:
-            if self._pool is None:
-                from skyroute.serve.engines.sandbox import EnginePool, Limits
+            if self._sandbox is None:
+                from skyroute.serve.engines.sandbox import Capacity, EngineSandbox, Limits
 
-                self._pool = EnginePool(
-                    size=self.settings.engine_pool_size,
-                    limits=Limits(wall_seconds=self.settings.engine_timeout_s),
+                settings = self.settings
+                self._sandbox = EngineSandbox(
+                    Limits(
+                        wall_seconds=settings.engine_timeout_s,
+                        import_seconds=settings.engine_import_timeout_s,
+                    ),
+                    Capacity(
+                        max_workers=settings.engine_pool_size,
+                        tenant_concurrency=settings.engine_tenant_concurrency,
+                        tenant_queue=settings.engine_tenant_queue,
+                    ),
                 )
-            return self._pool
-
-    def sandbox(self) -> _PoolSandbox:
-        return _PoolSandbox(self.pool())
+            return self._sandbox
 
     def start_gap_filler(self) -> None:
         """The in-process fill worker (GAP_FILLER_ENABLED); other workers may run beside it."""
@@ -81,23 +85,7 @@ class AppState:
             self.gap_filler.close()
             self.gap_filler = None
         with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+            if self._sandbox is not None:
+                self._sandbox.close()
+                self._sandbox = None
         self.db.dispose()
-
-
-class _PoolSandbox:
-    """Batch calls over the shared pool (to be replaced by per-tenant sandboxes)."""
-
-    def __init__(self, pool: EnginePool) -> None:
-        self.pool = pool
-
-    def call_batch(
-        self,
-        tenant_id: str,
-        source: str,
-        requests: list[dict[str, Any]],
-        config: dict[str, Any],
-    ) -> list[EngineResult]:
-        return [self.pool.call(source, request, config) for request in requests]

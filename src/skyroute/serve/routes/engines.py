@@ -64,7 +64,7 @@ def upload(
         raise ApiError(
             422, "engine_invalid", "the engine module is not UTF-8 text", "save it as UTF-8"
         ) from None
-    meta = state.pool().inspect(source)
+    meta = state.sandbox().inspect(tenant, source)
     row = Engine(
         id=str(uuid.uuid4()),
         tenant_id=tenant,

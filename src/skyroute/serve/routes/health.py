@@ -21,18 +21,26 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(state: StateDep) -> JSONResponse:
-    """Ready when the database answers (greedy needs nothing more), else why not."""
+    """Ready when the database answers and engine workers can be started, else why not.
+
+    Greedy needs nothing more; ``engines`` is the engine sandbox's health.
+    """
     reasons: list[str] = []
     try:
         with state.sessions() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # any database failure means "not ready", with the reason
         reasons.append(f"database unreachable: {type(exc).__name__}")
+    engines = state.sandbox().health()
+    if not engines["can_start"]:
+        reasons.append(
+            f"engine workers cannot be started ({engines['start_error']}): sandboxed engines "
+            "would all fall back; run the server as root or allow user namespaces"
+        )
     status = 200 if not reasons else 503
     engine = state.settings.engine_active or DEFAULT_ENGINE
-    return JSONResponse(
-        {"ready": not reasons, "reasons": reasons, "engine": engine}, status_code=status
-    )
+    body = {"ready": not reasons, "reasons": reasons, "engine": engine, "engines": engines}
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/metrics")
