@@ -219,7 +219,8 @@ def test_a_model_failing_at_predict_time_is_a_flagged_fallback(
     assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=18), "strat").status_code == 201
     tenant_a.post("/api/v1/ml/engines/select", json={"engine_id": "hierarchical"})
     tenant_a.post("/api/v1/ml/models/activate", json={"model_id": "strat", "version": "1"})
-    monkeypatch.setattr("skyroute.serve.engines.hierarchical.predictor_for", lambda state, row: model)
+    target = "skyroute.serve.engines.hierarchical.predictor_for"
+    monkeypatch.setattr(target, lambda state, row: model)
     decided: Any = tenant_a.post("/api/v1/ml/decide", json=decide_body())
     assert decided.status_code == 200, decided.text
     body = decided.json()

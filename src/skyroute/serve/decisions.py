@@ -117,6 +117,8 @@ REASON_CLASSES = (
     ("not a placement", "invalid_answer"),
     ("not offered", "invalid_answer"),
     ("no longer exists", "missing_engine"),
+    ("protocol", "protocol"),
+    ("engine invalid", "engine_invalid"),
     ("predict", "model"),
     ("cannot be used", "model"),
 )
