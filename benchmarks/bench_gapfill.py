@@ -19,9 +19,9 @@ from pathlib import Path
 
 import psycopg
 
+from skyroute.gapfill.service import FillIn, start_fill
+from skyroute.gapfill.worker import Worker
 from skyroute.serve.db import make_engine, migrate, session_factory
-from skyroute.serve.gapfill.service import FillIn, start_fill
-from skyroute.serve.gapfill.worker import Worker
 from skyroute.serve.settings import Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -46,7 +46,7 @@ def one_run(url: str, days: int) -> tuple[float, int, int]:
     chunks = Worker(sessions).run_until_idle()
     seconds = time.perf_counter() - start
     with sessions() as session:
-        from skyroute.serve.gapfill.store import count_points
+        from skyroute.gapfill.store import count_points
 
         rows = count_points(session)
     engine.dispose()

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from skyroute.bundles import write_bundle
+from skyroute.world.observations import contract_for_kind
+from skyroute.world.providers import PROVIDER_ORDER
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(200, 4)).astype(np.float32)
@@ -29,8 +31,14 @@ def mlp_bundle(
     seed: int = 0,
     version: str = "1",
     bias: list[float] | None = None,
+    contract: bool = True,
 ) -> Path:
-    """A safetensors MLP; ``bias`` on the last layer steers which output wins."""
+    """A safetensors MLP; ``bias`` on the last layer steers which output wins.
+
+    A placement kind carries the server's observation contract (``n_in`` must then be its
+    width: 18 strategic, 126 tactical) unless ``contract`` is False (a bundle from before
+    contracts existed).
+    """
     from safetensors.numpy import save_file
 
     rng = np.random.default_rng(seed)
@@ -43,9 +51,12 @@ def mlp_bundle(
     model = out.parent / f"{out.name}-model.safetensors"
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(model))
+    observation = contract_for_kind(kind, PROVIDER_ORDER) if contract else None
     write_bundle(
         out, name="mlp", version=version, kind=kind, format="safetensors",
         trained_until="2026-10-31", model_file=model, **_io(n_in, n_out),
+        features=observation.features if observation else (),
+        observation=observation.manifest_entry() if observation else None,
     )  # fmt: skip
     return out
 

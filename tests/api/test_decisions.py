@@ -14,15 +14,13 @@ def _select(tenant: TenantClient, engine_id: str = "greedy") -> None:
     assert response.status_code == 200, response.text
 
 
-def test_readyz_explains_until_an_engine_is_active(
-    client: TestClient, tenant_a: TenantClient
-) -> None:
+def test_with_no_configuration_greedy_answers(client: TestClient, tenant_a: TenantClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    response = client.get("/readyz")
-    assert response.status_code == 503
-    assert "no decision engine or model is active" in response.json()["reasons"][0]
-    _select(tenant_a)
-    assert client.get("/readyz").status_code == 200
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["engine"] == "greedy", ready.text
+    response: Any = tenant_a.post("/api/v1/ml/decide", json=decide_body())
+    assert response.status_code == 200, response.text
+    assert response.json()["engine"] == "greedy" and response.json()["fallback"] is False
 
 
 def test_decide_returns_a_stored_greedy_placement(
@@ -61,13 +59,45 @@ def test_idempotency_key_returns_the_same_decision(
     _select(tenant_a)
     headers = {"Idempotency-Key": "retry-me"}
     first: Any = tenant_a.post("/api/v1/ml/decide", json=decide_body(), headers=headers)
-    second: Any = tenant_a.post(
-        "/api/v1/ml/decide", json=decide_body(duration_ms=999.0), headers=headers
-    )
+    second: Any = tenant_a.post("/api/v1/ml/decide", json=decide_body(), headers=headers)
     assert first.status_code == second.status_code == 200
     assert first.json() == second.json()
     third: Any = tenant_a.post("/api/v1/ml/decide", json=decide_body())
     assert third.json()["decision_id"] != first.json()["decision_id"]
+    # The same key with another body is a conflict, not the old answer.
+    other: Any = tenant_a.post(
+        "/api/v1/ml/decide", json=decide_body(duration_ms=999.0), headers=headers
+    )
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["code"] == "idempotency_conflict"
+
+
+def test_idempotency_keys_match_exactly(client: TestClient, tenant_a: TenantClient) -> None:
+    """SQL wildcards in a fresh key never match another request's key."""
+    stored: Any = tenant_a.post(
+        "/api/v1/ml/decide/batch",
+        json={"requests": [decide_body(), decide_body(id="fn-2")]},
+        headers={"Idempotency-Key": "abc"},
+    )
+    assert stored.status_code == 200, stored.text
+    old = {d["decision_id"] for d in stored.json()["decisions"]}
+    for key in ("%", "_%", "a%", "ab_", "abc#0", "abc#%"):
+        fresh: Any = tenant_a.post(
+            "/api/v1/ml/decide", json=decide_body(), headers={"Idempotency-Key": key}
+        )
+        assert fresh.status_code == 200, (key, fresh.text)
+        assert fresh.json()["decision_id"] not in old, key
+    # A batch retried with a long key (the old "#0" suffix overflowed the column).
+    long_key = "k" * 200
+    batch = {"requests": [decide_body(), decide_body(id="fn-2")]}
+    first: Any = tenant_a.post(
+        "/api/v1/ml/decide/batch", json=batch, headers={"Idempotency-Key": long_key}
+    )
+    again: Any = tenant_a.post(
+        "/api/v1/ml/decide/batch", json=batch, headers={"Idempotency-Key": long_key}
+    )
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json() == again.json()
 
 
 def test_batch_decides_every_request(client: TestClient, tenant_a: TenantClient) -> None:
@@ -93,8 +123,8 @@ def test_bad_requests_get_json_errors_with_codes(
         ({**decide_body(), "surprise": 1}, "invalid_request", "surprise"),
         (
             {**decide_body(), "constraints": {"providers": ["gcp"], "regions": ["aws:us-east-1"]}},
-            "config_invalid",
-            "constraints leave no placement",
+            "infeasible",
+            "no placement keeps every hard constraint",
         ),
     ]
     for body, code, needle in cases:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -196,14 +195,15 @@ def test_aws_without_credentials_falls_back_only_when_asked(
 def test_run_on_startup_queues_and_fills_an_operator_job(settings: Settings) -> None:
     from sqlalchemy import select
 
+    from skyroute.gapfill.tables import GapFillJob
     from skyroute.serve.app import create_app
-    from skyroute.serve.tables import GapFillJob
 
-    startup = replace(
-        settings,
-        gap_filler_run_on_startup=True,
-        gap_filler_instance_types=("m5.large",),
-        gap_filler_regions=("us-east-1",),
+    startup = settings.model_copy(
+        update={
+            "gap_filler_run_on_startup": True,
+            "gap_filler_instance_types": ("m5.large",),
+            "gap_filler_regions": ("us-east-1",),
+        }
     )
     app = create_app(startup)
     with TestClient(app):

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from skyroute.gapfill.service import FillIn, start_fill
+from skyroute.gapfill.store import write_points
+from skyroute.gapfill.tables import GapFillChunk, GapFillJob, MarketPointRow
+from skyroute.gapfill.worker import Worker
 from skyroute.market.points import MarketPoint, SeriesKey
 from skyroute.serve.db import make_engine, migrate, session_factory
-from skyroute.serve.gapfill.service import FillIn, start_fill
-from skyroute.serve.gapfill.store import write_points
-from skyroute.serve.gapfill.worker import Worker
 from skyroute.serve.settings import Settings
-from skyroute.serve.tables import GapFillChunk, GapFillJob, MarketPointRow
 
 #: Chunks end here, not at "now", so two runs of the same request have the same chunks.
 UNTIL = datetime(2026, 11, 1, tzinfo=UTC)
@@ -144,7 +144,7 @@ def test_a_worker_killed_mid_job_resumes_to_exactly_the_uninterrupted_rows(
 
 
 def test_a_cancelled_job_is_not_filled_further(database_url: str) -> None:
-    from skyroute.serve.gapfill import jobs
+    from skyroute.gapfill import jobs
 
     sessions = _sessions(database_url)
     job_id = _queue(sessions)

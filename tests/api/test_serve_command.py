@@ -24,11 +24,23 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_serve_without_configuration_reports_why_it_is_not_ready(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("ML_", "SKYROUTE_", "DECISION_"))
+def _bare_env() -> dict[str, str]:
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ML_", "SKYROUTE_", "DECISION_", "GAP_FILLER_", "MODEL_"))
     }
+
+
+def test_serve_without_configuration_answers_with_greedy(tmp_path: Path) -> None:
+    """No environment at all: ready at once, and a tenant's /decide is a greedy placement."""
+    env = _bare_env()
+    created = subprocess.run(
+        [sys.executable, "-m", "skyroute.cli.main", "tenant", "create", "first"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    key = created.stdout.split("API key (shown once): ")[1].split()[0]
+    port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "skyroute.cli.main", "serve", "--port", str(port)],
         cwd=tmp_path,
@@ -46,9 +58,16 @@ def test_serve_without_configuration_reports_why_it_is_not_ready(tmp_path: Path)
                 assert process.poll() is None, process.stdout.read() if process.stdout else ""
                 assert time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
-        assert response.status_code == 503
-        assert "no decision engine or model is active" in response.json()["reasons"][0]
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert response.status_code == 200, response.text
+        decided = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/ml/decide",
+            json={"function": {"id": "f", "duration_ms": 80, "memory_mb": 128,
+                               "origin": "aws:us-east-1"}},
+            headers={"Authorization": f"Bearer {key}"},
+        )  # fmt: skip
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["engine"] == "greedy"
+        assert decided.json()["placement"]["memory_mb"] >= 128
         assert (tmp_path / ".skyroute" / "skyroute.db").exists()
     finally:
         process.terminate()
@@ -56,6 +75,18 @@ def test_serve_without_configuration_reports_why_it_is_not_ready(tmp_path: Path)
     # uvicorn shuts down gracefully on SIGTERM, then re-raises the signal as its exit status.
     assert process.returncode in (0, -15)
     assert b"Application shutdown complete" in output, output
+
+
+def test_serve_refuses_an_unknown_engine_and_says_why(tmp_path: Path) -> None:
+    env = _bare_env() | {"DECISION_ENGINE_ACTIVE": "bogus"}
+    done = subprocess.run(
+        [sys.executable, "-m", "skyroute.cli.main", "serve", "--port", str(_free_port())],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    said = done.stdout + done.stderr
+    assert "DECISION_ENGINE_ACTIVE='bogus' is not an engine" in said, said
+    assert "greedy" in said and "Traceback" not in said
 
 
 def test_two_server_processes_share_state_through_the_database(settings: Settings) -> None:

@@ -119,9 +119,9 @@ def test_a_tenant_can_replace_the_engine_and_a_failing_one_falls_back(
     # The other tenant still gets the built-in engine.
     theirs: Any = tenant_b.post("/api/v1/ml/decision/spot-optimize", json=BODY)
     assert theirs.json()["engine"] == "spot-optimize"
-    # Placement decisions are not affected by the spot selection.
+    # Placement decisions are not affected by the spot selection (greedy by default).
     listed: Any = tenant_a.get("/api/v1/ml/engines/list")
-    assert not any(e["selected"] for e in listed.json())
+    assert [e["engine_id"] for e in listed.json() if e["selected"]] == ["greedy"]
 
     _select_uploaded(tenant_b, ALL_ON_DEMAND.replace("all-on-demand", "broken").replace(
         'c = request["candidates"][0]', "c = request['nope']"))  # fmt: skip

@@ -122,10 +122,13 @@ def test_out_of_range_limits_are_422(tenant_a: TenantClient, path: str, limit: i
     assert_invalid(tenant_a.get(path, params={"limit": limit}), "limit")
 
 
-def test_a_nothing_is_stored_from_a_refused_engine_config(tenant_a: TenantClient) -> None:
-    raw_post(tenant_a, "/api/v1/ml/engines/select", '{"engine_id": "rules", "config": NaN}')
+def test_nothing_is_stored_from_a_refused_engine_config(tenant_a: TenantClient) -> None:
+    refused = raw_post(
+        tenant_a, "/api/v1/ml/engines/select", '{"engine_id": "rules", "config": {"x": NaN}}'
+    )
+    assert_invalid(refused, "config", "x is nan")
     listed: Any = tenant_a.get("/api/v1/ml/engines/list")
-    assert not any(e["selected"] for e in listed.json())
+    assert [e["engine_id"] for e in listed.json() if e["selected"]] == ["greedy"]
 
 
 def router_zip(tmp_path: Path, name: str, bias: list[float]) -> Path:
@@ -217,7 +220,7 @@ INPUT_SCHEMA = {"type": "object"}
 OUTPUT_SCHEMA = {"type": "object"}
 
 def decide(request, config):
-    return {"recommendations": [{"count": float("inf")}], "estimated_savings": {}}
+    return {"recommendations": [{"count": -1}], "estimated_savings": {}}
 """
 
 

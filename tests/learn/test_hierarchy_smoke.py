@@ -41,6 +41,20 @@ def test_every_layer_is_a_verified_onnx_bundle_equal_to_pytorch(bundles: Path) -
     assert np.isfinite(training["forecast"]["r2"])
 
 
+def test_placement_layers_record_the_observation_they_were_trained_on(bundles: Path) -> None:
+    from skyroute.world.observations import strategic_contract, tactical_contract
+    from skyroute.world.providers import PROVIDER_ORDER
+
+    for name, contract in (
+        ("strategic", strategic_contract(PROVIDER_ORDER)),
+        ("tactical", tactical_contract()),
+    ):
+        manifest = read_bundle(bundles / name).manifest
+        assert manifest.observation == contract.manifest_entry()
+        assert manifest.features == contract.features
+    assert read_bundle(bundles / "forecast").manifest.observation == {}
+
+
 def test_forecast_bundle_takes_raw_counts_and_returns_a_rate(bundles: Path) -> None:
     predictor = read_bundle(bundles / "forecast").predictor()
     busy = predictor.predict(np.full((1, 12), 30.0, dtype=np.float32))

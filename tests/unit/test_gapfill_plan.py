@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyroute.errors import ConfigError, UnknownNameError
+from skyroute.gapfill.plan import fill_range, parse_trained_until, today
 from skyroute.market.points import SeriesKey, hours_between
 from skyroute.market.sources.synthetic import SyntheticSource
 from skyroute.market.universe import series_for
-from skyroute.serve.gapfill.plan import fill_range, parse_trained_until, today
 
 DAYS = st.integers(min_value=0, max_value=400)
 
@@ -77,3 +78,15 @@ def test_synthetic_points_do_not_depend_on_how_a_range_is_chunked(
     assert all(p.synthetic and p.source == "synthetic" and p.value > 0 for p in whole)
     if data_type == "spot_price":
         assert all(p.value <= 0.096 for p in whole)  # capped at the on-demand price
+
+
+def test_a_model_id_without_the_servers_registry_says_what_to_give_instead() -> None:
+    from skyroute.gapfill.service import AnalyzeIn, FillIn, analyze, start_fill
+    from skyroute.serve.settings import Settings
+
+    session: Any = None  # never reached: the request is refused first
+    with pytest.raises(ConfigError, match="needs the server's model registry") as caught:
+        analyze(session, Settings(), None, AnalyzeIn(model_id="spot"))
+    assert "trained_until" in caught.value.fix
+    with pytest.raises(ConfigError, match="needs the server's model registry"):
+        start_fill(session, Settings(), None, FillIn(model_id="spot"))

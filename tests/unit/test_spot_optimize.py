@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from skyroute.serve.engines import builtin_spot
 from skyroute.serve.engines.builtin_spot import INPUT_SCHEMA, OUTPUT_SCHEMA, decide
-from skyroute.serve.engines.sandbox import EnginePool, Limits
+from skyroute.serve.engines.sandbox import EngineSandbox, Limits
 
 REGIONS = ["us-east-1", "eu-west-1", "ap-south-1"]
 TYPES = ["m5.large", "m5.xlarge", "c5.2xlarge", "r5.xlarge"]
@@ -356,18 +356,18 @@ def test_no_candidates_at_all_is_infeasible() -> None:
 
 
 @pytest.fixture(scope="module")
-def pool() -> Iterator[EnginePool]:
-    engines = EnginePool(size=1, limits=Limits(wall_seconds=5.0))
+def sandbox() -> Iterator[EngineSandbox]:
+    engines = EngineSandbox(Limits(wall_seconds=5.0))
     yield engines
     engines.close()
 
 
-def test_it_runs_in_the_sandbox_like_an_uploaded_engine(pool: EnginePool) -> None:
+def test_it_runs_in_the_sandbox_like_an_uploaded_engine(sandbox: EngineSandbox) -> None:
     source = Path(builtin_spot.__file__).read_text(encoding="utf-8")
-    meta = pool.inspect(source)
+    meta = sandbox.inspect("tenant", source)
     assert (meta.name, meta.version) == ("spot-optimize", "1")
     assert meta.input_schema == INPUT_SCHEMA and meta.output_schema == OUTPUT_SCHEMA
     for req in (request(CATALOG, on_demand_floor=0.3), request(CATALOG, regions=["ap-south-1"])):
-        result = pool.call(source, req, {})
+        result = sandbox.call("tenant", source, req, {})
         assert result.ok, result.fallback_reason
         assert result.output == decide(req, {})

@@ -62,6 +62,7 @@ OPTIONAL = (
     "code_version",
     "data_fingerprint",
     "normalisation",
+    "observation",
     "unsafe",
 )
 FIELDS = (*REQUIRED, "inputs", "outputs", "files", *OPTIONAL)
@@ -99,6 +100,9 @@ class Manifest:
     code_version: str = ""
     data_fingerprint: str = ""
     normalisation: dict[str, Any] = field(default_factory=dict)
+    #: The observation contract the model was trained on ({name, version}; the column names
+    #: are ``features``), for kinds whose input is an environment's observation.
+    observation: dict[str, Any] = field(default_factory=dict)
     unsafe: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,6 +159,7 @@ class Manifest:
             code_version=_string(raw, "code_version", required=False),
             data_fingerprint=_string(raw, "data_fingerprint", required=False),
             normalisation=_normalisation(raw.get("normalisation", {}), inputs),
+            observation=_observation(raw.get("observation", {}), features),
             unsafe=_flag(raw.get("unsafe", False)),
         )
 
@@ -338,6 +343,28 @@ def _normalisation(raw: Any, inputs: tuple[Tensor, ...]) -> dict[str, Any]:
             fix,
         )
     return {"mean": list(mean), "std": list(std)}
+
+
+def _observation(raw: Any, features: tuple[str, ...]) -> dict[str, Any]:
+    """``{name, version}`` of the observation layout the inputs follow; needs ``features``."""
+    fix = 'e.g. "observation": {"name": "tactical", "version": 1}, with "features" listed'
+    if not isinstance(raw, dict):
+        raise BundleError("bundle.json 'observation' must be an object", fix)
+    if not raw:
+        return {}
+    name, version = raw.get("name"), raw.get("version")
+    if set(raw) != {"name", "version"} or not isinstance(name, str) or not name:
+        raise BundleError("bundle.json 'observation' needs exactly 'name' and 'version'", fix)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BundleError(
+            f"bundle.json 'observation' version must be a positive integer, not {version!r}", fix
+        )
+    if not features:
+        raise BundleError(
+            "bundle.json names an 'observation' but lists no 'features'",
+            "list the observation's feature names, one per input column",
+        )
+    return {"name": name, "version": version}
 
 
 def _flag(raw: Any) -> bool:

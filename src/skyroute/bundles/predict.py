@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from skyroute.bundles.errors import BundleError, UnsafeBundleError
-
-if TYPE_CHECKING:
-    from skyroute.bundles.verify import Bundle
+from skyroute.bundles.manifest import Manifest
 
 __all__ = [
     "LOADERS",
@@ -200,15 +199,18 @@ LOADERS: dict[str, Callable[[str], Predictor]] = {
 }
 
 
-def load_predictor(bundle: Bundle) -> Predictor:
-    """The model of ``bundle``; unsafe (pickle-based) bundles are never loaded here."""
-    m = bundle.manifest
+def load_predictor(m: Manifest, model_path: Path) -> Predictor:
+    """The model a verified manifest describes, read from ``model_path``.
+
+    Unsafe (pickle-based) bundles are never loaded here. It takes the manifest and the path
+    rather than a ``Bundle`` so that this module needs nothing of ``verify`` (which calls it).
+    """
     if m.unsafe:
         raise UnsafeBundleError(
             f"{m.name} {m.version} is marked unsafe (pickle-based) and is never loaded",
             "export the model to ONNX, safetensors, XGBoost JSON/UBJ or LightGBM text",
         )
-    path = str(bundle.model_path)
+    path = str(model_path)
     predictor: Predictor
     if m.format == "onnx":
         predictor = OnnxPredictor(path, m.inputs[0].name, m.outputs[-1].name)

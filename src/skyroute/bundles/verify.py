@@ -51,7 +51,7 @@ class Bundle:
         """The loaded model, one thread per call (see skyroute.bundles.predict)."""
         from skyroute.bundles.predict import load_predictor
 
-        return load_predictor(self)
+        return load_predictor(self.manifest, self.model_path)
 
 
 def sha256_of(path: Path) -> str:
@@ -206,7 +206,7 @@ def check_model(bundle: Bundle) -> None:
     try:
         from skyroute.bundles.predict import load_predictor
 
-        predictor = load_predictor(bundle)
+        predictor = load_predictor(m, bundle.model_path)
     except BundleError:
         raise
     except ImportError as exc:

@@ -42,6 +42,7 @@ def write_bundle(
     code_version: str = "",
     data_fingerprint: str = "",
     normalisation: Mapping[str, Any] | None = None,
+    observation: Mapping[str, Any] | None = None,
     created_at: str | None = None,
 ) -> Manifest:
     """Write ``files`` (bundle name -> source path or bytes) and bundle.json into ``out_dir``.
@@ -80,6 +81,7 @@ def write_bundle(
             "code_version": code_version,
             "data_fingerprint": data_fingerprint,
             "normalisation": dict(normalisation or {}),
+            "observation": dict(observation or {}),
         }
         if model_file is not None:
             raw["model_file"] = model_file

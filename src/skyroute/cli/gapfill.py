@@ -28,14 +28,12 @@ DATA_TYPES = typer.Option(None, "--data-type", help="spot_price, ondemand_price 
 
 def _open(database_url: str | None) -> Any:
     """(settings, sessionmaker) for the server's database, migrated to head."""
-    from dataclasses import replace
-
     from skyroute.serve.db import make_engine, migrate, session_factory
     from skyroute.serve.settings import Settings
 
     settings = Settings.from_env()
     if database_url:
-        settings = replace(settings, database_url=database_url)
+        settings = settings.model_copy(update={"database_url": database_url})
     engine = make_engine(settings.db_url)
     migrate(engine)
     return settings, session_factory(engine)
@@ -63,9 +61,9 @@ def analyze(
     """How many days of market data a model misses, and what the store already has."""
     from rich.table import Table
 
-    from skyroute.serve.gapfill.plan import REQUIRED_DATA_TYPES
-    from skyroute.serve.gapfill.service import AnalyzeIn
-    from skyroute.serve.gapfill.service import analyze as run
+    from skyroute.gapfill.plan import REQUIRED_DATA_TYPES
+    from skyroute.gapfill.service import AnalyzeIn
+    from skyroute.gapfill.service import analyze as run
 
     until, kind = _trained_until(bundle, trained_until)
     settings, sessions = _open(database_url)
@@ -109,9 +107,9 @@ def fill(
     """Queue a fill job and (unless --detach) fill it here with a progress bar."""
     from datetime import timedelta
 
-    from skyroute.serve.gapfill import jobs
-    from skyroute.serve.gapfill.service import FillIn, start_fill
-    from skyroute.serve.gapfill.worker import Worker, default_sources
+    from skyroute.gapfill import jobs
+    from skyroute.gapfill.service import FillIn, start_fill
+    from skyroute.gapfill.worker import Worker, default_sources
 
     until, _ = _trained_until(bundle, None)
     first = date.fromisoformat(start) if start else (until + timedelta(1) if until else None)
@@ -155,7 +153,7 @@ def status(
     database_url: str | None = DATABASE,
 ) -> None:
     """A fill job's status, progress, rows written and time left."""
-    from skyroute.serve.gapfill import jobs
+    from skyroute.gapfill import jobs
 
     _, sessions = _open(database_url)
     with sessions() as session:
@@ -170,7 +168,7 @@ def worker(
     poll: float = typer.Option(1.0, "--poll", help="Seconds between looks for work."),
 ) -> None:
     """A standalone fill worker (run several; they never fill the same chunk)."""
-    from skyroute.serve.gapfill.worker import Worker, default_sources
+    from skyroute.gapfill.worker import Worker, default_sources
 
     settings, sessions = _open(database_url)
     filler = Worker(

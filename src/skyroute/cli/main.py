@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from skyroute import __version__
-from skyroute.cli import bundle, catalog, gapfill, serve, simulate, trace, train, world
+from skyroute.cli import bundle, catalog, gapfill, serve, simulate, tenant, trace, train, world
 from skyroute.cli._common import configure_logging
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(train.dataset_app, name="dataset")
 app.add_typer(gapfill.app, name="gapfill")
 app.add_typer(world.app, name="world")
+app.add_typer(tenant.app, name="tenant")
 app.command("evaluate")(train.evaluate)
 app.command("simulate")(simulate.simulate)
 app.command("serve")(serve.serve)

@@ -21,10 +21,12 @@ def serve(
     """Serve placement decisions over HTTP; see docs/serve.md for the settings."""
     import uvicorn
 
+    from skyroute.serve.app import check_engines
     from skyroute.serve.db import make_engine, migrate
     from skyroute.serve.settings import Settings
 
     settings = Settings.from_env()
+    check_engines(settings)  # DECISION_ENGINE_ACTIVE=bogus stops here, before any worker
     engine = make_engine(settings.db_url)
     migrate(engine)  # once, here, so that workers never race to create the schema
     engine.dispose()
@@ -33,7 +35,7 @@ def serve(
     console.print(
         f"SkyRoute decision server on http://{bind_host}:{bind_port} "
         f"(database {settings.db_url.split('://')[0]}, engine "
-        f"{settings.engine_active or 'none selected'}; API docs at /docs)"
+        f"{settings.engine_active or 'greedy'}; API docs at /docs)"
     )
     uvicorn.run(
         "skyroute.serve.app:app_from_env",

@@ -54,8 +54,9 @@ def simulate(
 ) -> None:
     """Replay a trace under one or all policies; write metrics.json, report.md and plots."""
     from skyroute.io import staged_output_dir
+    from skyroute.report.simulation import write_comparison
     from skyroute.world.catalog.loader import load_catalog, region_ids
-    from skyroute.world.compare import compare, resolve_policies, write_comparison
+    from skyroute.world.compare import compare, resolve_policies
     from skyroute.world.model import build_world
     from skyroute.world.objective import Constraints, Objective, allowed_placements
     from skyroute.world.traces.spec import load_trace

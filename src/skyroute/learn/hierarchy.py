@@ -21,6 +21,7 @@ import numpy as np
 from skyroute import __version__
 from skyroute.learn.config import HierarchyConfig
 from skyroute.learn.export import export_onnx
+from skyroute.world.observations import ObservationContract
 from skyroute.world.traces.schema import Trace, time_slice
 
 Progress = Callable[[str, int, int], None]
@@ -162,7 +163,7 @@ def strategic_module(model: Any) -> Any:
 
 
 def tactical_module(model: Any) -> Any:
-    """The PPO actor: observation [n, 102] → action logits [n, 24] (higher is better)."""
+    """The PPO actor: observation [n, 126] → action logits [n, 24] (higher is better)."""
     from torch import nn
 
     policy = model.policy
@@ -205,13 +206,25 @@ def export_layer(
     until: str,
     data: str,
     metrics: dict[str, Any],
-    features: tuple[str, ...] = (),
+    observation: ObservationContract | None = None,
 ) -> Path:
-    """ONNX export, checked against PyTorch, written as a bundle in ``out_dir/name``."""
+    """ONNX export, checked against PyTorch, written as a bundle in ``out_dir/name``.
+
+    A layer that reads an environment's observation records its ``observation`` contract
+    (feature names and version), so a server refuses the bundle once its own code builds a
+    different observation.
+    """
     import tempfile
 
     from skyroute.bundles import write_bundle
+    from skyroute.errors import ConfigError
 
+    if observation is not None and observation.width != n_inputs:
+        raise ConfigError(
+            f"the {name} layer takes {n_inputs} inputs, its {observation.name} observation "
+            f"contract lists {observation.width} features",
+            "build the observation and its contract from skyroute.world.observations",
+        )
     _check_finite(name, module)
     with tempfile.TemporaryDirectory() as tmp:
         model_file = Path(tmp) / f"{name}.onnx"
@@ -226,7 +239,8 @@ def export_layer(
             model_file=model_file,
             inputs=[{"name": "x", "shape": [-1, n_inputs]}],
             outputs=[{"name": "y", "shape": [-1, n_outputs]}],
-            features=features,
+            features=observation.features if observation is not None else (),
+            observation=observation.manifest_entry() if observation is not None else None,
             metrics={**metrics, "onnx_max_abs_error": error},
             params=config.to_dict(),
             libraries=_libraries(),

@@ -85,6 +85,7 @@ def train_hierarchy(
     from skyroute.learn.seeding import seed_everything
     from skyroute.world.envs.strategic import StrategicEnv
     from skyroute.world.envs.tactical import TacticalEnv
+    from skyroute.world.observations import strategic_contract, tactical_contract
 
     seed_everything(config.seed)
     trace = load(config.trace, config.seed)
@@ -108,11 +109,12 @@ def train_hierarchy(
         out_dir, name="strategic", kind="placement.strategic", module=strategic_module(strategic),
         n_inputs=s_probe.shape[1], n_outputs=3, probe=s_probe, config=config, until=until,
         data=data, metrics={"train_steps": config.dqn_steps},
+        observation=strategic_contract(s_env.data.world.providers),
     )  # fmt: skip
     export_layer(
         out_dir, name="tactical", kind="placement.tactical", module=tactical_module(tactical),
         n_inputs=t_probe.shape[1], n_outputs=24, probe=t_probe, config=config, until=until,
-        data=data, metrics={"train_steps": config.ppo_steps},
+        data=data, metrics={"train_steps": config.ppo_steps}, observation=tactical_contract(),
     )  # fmt: skip
 
     start = time.perf_counter()
@@ -167,8 +169,9 @@ def oracle_gain(metrics: dict[str, Any], name: str) -> float:
 
 def evaluate_hierarchy(spec: str, bundles: Path, out_dir: Path, seed: int) -> dict[str, Any]:
     from skyroute.bundles import read_bundle
+    from skyroute.report.simulation import write_comparison
     from skyroute.world.catalog.loader import load_catalog
-    from skyroute.world.compare import compare, write_comparison
+    from skyroute.world.compare import compare
     from skyroute.world.model import build_world
     from skyroute.world.objective import Objective
     from skyroute.world.policies import POLICIES

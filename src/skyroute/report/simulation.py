@@ -1,12 +1,19 @@
-"""Write a simulation's outputs: metrics.json, report.md and PNG plots."""
+"""Write a simulation's outputs: metrics.json, report.md and PNG plots.
+
+The report reads the world's results; the world never imports the report.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skyroute.world.metrics import PolicyMetrics
+
+if TYPE_CHECKING:
+    from skyroute.world.compare import Comparison
+    from skyroute.world.objective import Objective
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
@@ -131,3 +138,30 @@ def write_plots(
     fig.savefig(paths[1], dpi=110, metadata={"Software": None})
     plt.close(fig)
     return paths
+
+
+def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective) -> None:
+    """metrics.json, report.md and the plots of a :func:`skyroute.world.compare.compare` run."""
+    extra = {
+        "objective": {
+            "cost": objective.cost,
+            "latency": objective.latency,
+            "carbon": objective.carbon,
+            "error_penalty": objective.error_penalty,
+            "latency_floor_ms": objective.latency_floor_ms,
+            "constraints": {
+                "providers": list(objective.constraints.providers),
+                "regions": list(objective.constraints.regions),
+                "max_latency_ms": objective.constraints.max_latency_ms,
+                "max_cost_usd": objective.constraints.max_cost_usd,
+            },
+        },
+    }
+    write_metrics(out_dir, comparison.trace, comparison.metrics, extra)
+    weights = (
+        f"Objective weights: cost {objective.cost}, latency {objective.latency}, carbon "
+        f"{objective.carbon}; error penalty {objective.error_penalty}."
+    )
+    notes = [weights, *comparison.notes]
+    write_markdown(out_dir, comparison.trace, comparison.metrics, notes)
+    write_plots(out_dir, comparison.metrics, comparison.hourly)

@@ -14,12 +14,34 @@ from fastapi import FastAPI, Request, Response
 from skyroute import __version__
 from skyroute.serve import errors
 from skyroute.serve.db import make_engine, migrate, session_factory
+from skyroute.serve.engines.contract import EngineMeta
+from skyroute.serve.engines.registry import active_engines
 from skyroute.serve.gate import AuthGate
 from skyroute.serve.keys import TenantKeys
 from skyroute.serve.limits import BodyLimits
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, server_world
+
+
+def _inspect_with(settings: Settings) -> Callable[[str], EngineMeta]:
+    """Inspect operator engines in a one-off sandboxed worker (only when there are any)."""
+
+    def inspect(source: str) -> EngineMeta:
+        from skyroute.serve.engines.sandbox import EngineSandbox, Limits
+
+        limits = Limits(
+            wall_seconds=settings.engine_timeout_s,
+            import_seconds=settings.engine_import_timeout_s,
+        )
+        sandbox = EngineSandbox(limits)
+        try:
+            return sandbox.inspect("operator", source)
+        finally:
+            sandbox.close()
+
+    return inspect
+
 
 UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
@@ -32,8 +54,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     db = make_engine(settings.db_url)
     if run_migrations:
         migrate(db)
+    offered = active_engines(settings, _inspect_with(settings))
     sessions = session_factory(db)
     state = AppState(
+        engines=offered,
         settings=settings,
         db=db,
         sessions=sessions,
@@ -47,7 +71,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         if settings.gap_filler_enabled:
             state.start_gap_filler()
             if settings.gap_filler_run_on_startup:
-                from skyroute.serve.gapfill.service import fill_on_startup
+                from skyroute.serve.gapfill_registry import fill_on_startup
 
                 fill_on_startup(state)
         yield
@@ -89,6 +113,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         return response
 
     return app
+
+
+def check_engines(settings: Settings) -> None:
+    """Refuse to start (ConfigError) when the engine settings name no usable engine."""
+    active_engines(settings, _inspect_with(settings))
 
 
 def app_from_env() -> FastAPI:

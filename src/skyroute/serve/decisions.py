@@ -1,107 +1,74 @@
-"""Making, storing and replaying decisions for a tenant.
+"""The decide pipeline: one path for every engine, from request to stored answer.
 
-The tenant's selected engine (or ``DECISION_ENGINE_ACTIVE``) answers; an answer that is
-missing, late or not a valid placement becomes the greedy decision, flagged ``fallback`` with
-the reason. Every decision is committed to the database before it is returned, and an
-``Idempotency-Key`` returns the stored decision on a retry.
+1. An ``Idempotency-Key`` seen before returns the stored answer (the same body) or a 422
+   ``idempotency_conflict`` (a different body), as the IETF Idempotency-Key draft asks.
+2. The batch is built once (:class:`DecisionBatch`): hard constraints are judged there.
+3. A row no placement can serve is a 422 ``infeasible`` naming the closest placement and what it
+   misses, unless the request asks for ``"on_infeasible": "closest"``.
+4. The tenant's engine proposes; every proposal is checked against the row's constraints, and
+   greedy answers (flagged ``fallback`` with the reason) only for rows whose proposal is
+   missing, failed or breaks a constraint.
+5. Every decision is committed before the answer is sent.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from skyroute.serve import placement
+from skyroute.serve import idempotency
 from skyroute.serve.auth import now
-from skyroute.serve.engines import builtin_source
+from skyroute.serve.candidates import DecisionBatch, Miss, placement_dict
+from skyroute.serve.engines.base import Engine, EngineContext, Proposal
+from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.errors import ApiError
 from skyroute.serve.schemas import DecideRequest
-from skyroute.serve.settings import BUILTIN_ENGINES
 from skyroute.serve.state import AppState
-from skyroute.serve.tables import Decision, Engine, EngineSelection
+from skyroute.serve.tables import Decision, EngineSelection
 
-ENGINE_VERSION = "1"
+
+@dataclass
+class Final:
+    """What one row of the batch is answered with."""
+
+    placement: int
+    explanation: str
+    model_versions: dict[str, str] = field(default_factory=dict)
+    fallback_reason: str | None = None
+    violations: list[Miss] = field(default_factory=list)
+
+
+class InfeasibleError(ApiError):
+    """No placement keeps a request's hard constraints (and it did not ask for the closest)."""
+
+    def __init__(self, message: str, details: list[dict[str, Any]]) -> None:
+        super().__init__(
+            422,
+            "infeasible",
+            message,
+            'relax the constraints, or send "on_infeasible": "closest" to get the closest '
+            "placement flagged with its constraint_violations",
+        )
+        self.details = details
 
 
 def selected_engine(
     session: Session, state: AppState, tenant_id: str
-) -> tuple[str, dict[str, Any]]:
-    """(engine id, config) the tenant's decisions go through."""
+) -> tuple[Engine, dict[str, Any], str | None]:
+    """(engine, config, why it is not the selected one) the tenant's decisions go through."""
     row = session.get(EngineSelection, tenant_id)
-    if row is not None:
-        return row.engine_id, dict(row.config)
-    if state.settings.engine_active:
-        return state.settings.engine_active, {}
-    raise ApiError(
-        409,
-        "no_engine",
-        "no decision engine is active for this tenant",
-        "POST /api/v1/ml/engines/select with engine_id 'greedy' (or set DECISION_ENGINE_ACTIVE)",
-    )
-
-
-def _run_engine(
-    session: Session,
-    state: AppState,
-    tenant_id: str,
-    engine_id: str,
-    config: dict[str, Any],
-    items: Sequence[DecideRequest],
-) -> tuple[str, str, list[placement.Answer]]:
-    """(engine name, version, answers); failures inside come back as fallback answers."""
-    world = state.world
-    if engine_id == "greedy":
-        return "greedy", ENGINE_VERSION, placement.greedy(items, world)
-    if engine_id == "hierarchical":
-        from skyroute.serve.hierarchical import hierarchical
-
-        return "hierarchical", ENGINE_VERSION, hierarchical(session, state, tenant_id, items)
-    if engine_id == "rules":
-        import skyroute.serve.engines.builtin_rules as builtin_rules
-
-        source = builtin_source("builtin_rules")
-        return "rules", builtin_rules.VERSION, _sandboxed(state, source, "rules", config, items)
-    engine = session.scalar(
-        select(Engine).where(Engine.tenant_id == tenant_id, Engine.id == engine_id)
-    )
-    if engine is None:
-        raise ApiError(404, "not_found", f"no engine {engine_id!r}", "GET /api/v1/ml/engines/list")
-    return engine.name, engine.version, _sandboxed(state, engine.source, engine.name, config, items)
-
-
-def _sandboxed(
-    state: AppState,
-    source: str,
-    name: str,
-    config: dict[str, Any],
-    items: Sequence[DecideRequest],
-) -> list[placement.Answer]:
-    """Run an engine in the sandbox per request; anything wrong becomes greedy + fallback."""
-    answers: list[placement.Answer] = []
-    fallbacks = placement.greedy(items, state.world)
-    pool = state.pool()
-    for item, fallback in zip(items, fallbacks, strict=True):
-        result = pool.call(source, item.model_dump(mode="json"), config)
-        reason = result.fallback_reason
-        if result.ok and result.output is not None:
-            try:
-                index = placement.placement_index(state.world, result.output)
-                explanation = str(result.output.get("explanation", f"engine {name}"))
-                answers.append(placement.Answer(index, explanation))
-                continue
-            except ValueError as exc:
-                reason = str(exc)
-        reason = reason or "engine returned nothing"
-        state.metrics.engine_fallbacks.labels(name, reason.split(":")[0][:40]).inc()
-        fallback.fallback_reason = f"engine {name}: {reason}"
-        fallback.explanation = f"fallback to greedy ({fallback.fallback_reason})"
-        answers.append(fallback)
-    return answers
+    if row is None:
+        name = state.settings.engine_active or DEFAULT_ENGINE
+        return state.engines.get(session, tenant_id, name), {}, None
+    try:
+        return state.engines.get(session, tenant_id, row.engine_id), dict(row.config), None
+    except ApiError:
+        engine = state.engines.get(session, tenant_id, DEFAULT_ENGINE)
+        return engine, {}, f"the selected engine {row.engine_id!r} no longer exists"
 
 
 def decide(
@@ -110,43 +77,181 @@ def decide(
     tenant_id: str,
     items: Sequence[DecideRequest],
     idempotency_key: str | None = None,
+    *,
+    batch: bool = False,
 ) -> list[dict[str, Any]]:
     """Decide, store and return one response per request (the stored ones on a retry)."""
+    fingerprint = idempotency.fingerprint(items, batch)
     if idempotency_key is not None:
-        stored = _stored(session, tenant_id, idempotency_key)
+        stored = idempotency.stored(session, tenant_id, idempotency_key, fingerprint)
         if stored is not None:
             return stored
-    engine_id, config = selected_engine(session, state, tenant_id)
-    name, version, answers = _run_engine(session, state, tenant_id, engine_id, config, items)
-    expected = placement.expected_dicts(items, [a.placement for a in answers], state.world)
+    engine, config, missing = selected_engine(session, state, tenant_id)
+    judged = DecisionBatch.build(items, state.world)
+    _refuse_infeasible(judged)
+    finals = resolve(judged, propose(engine, judged, session, state, tenant_id, config), engine)
+    if missing is not None:
+        for final in finals:
+            final.fallback_reason = final.fallback_reason or missing
+    responses, rows = _responses(judged, finals, engine, tenant_id)
+    keyed = idempotency.Keyed(idempotency_key, fingerprint) if idempotency_key else None
+    stored = idempotency.commit(session, tenant_id, rows, keyed)
+    if stored is not None:  # a concurrent retry with the same key stored first
+        return stored
+    label = engine.info.name if engine.info.builtin else "uploaded"
+    for row, final in zip(rows, finals, strict=True):
+        state.metrics.decisions.labels(label, row.provider).inc()
+        if final.fallback_reason is not None:
+            state.metrics.engine_fallbacks.labels(label, reason_class(final.fallback_reason)).inc()
+    return responses
+
+
+#: Fallback reasons as a fixed label set for /metrics (first match wins).
+REASON_CLASSES = (
+    ("no placement keeps", "infeasible"),
+    ("broke", "constraint"),
+    ("timeout", "timeout"),
+    ("busy", "busy"),
+    ("worker", "worker"),
+    ("schema", "schema"),
+    ("not a placement", "invalid_answer"),
+    ("not offered", "invalid_answer"),
+    ("no longer exists", "missing_engine"),
+    ("protocol", "protocol"),
+    ("engine invalid", "engine_invalid"),
+    ("predict", "model"),
+    ("cannot be used", "model"),
+)
+
+
+def reason_class(reason: str) -> str:
+    """The fixed metric label for a fallback reason (never the free text)."""
+    return next((label for needle, label in REASON_CLASSES if needle in reason), "error")
+
+
+def propose(
+    engine: Engine,
+    judged: DecisionBatch,
+    session: Session,
+    state: AppState,
+    tenant_id: str,
+    config: dict[str, Any],
+) -> list[Proposal]:
+    """The engine's proposals; an engine that raises makes every row a flagged fallback."""
+    ctx = EngineContext(session, state, tenant_id, config)
+    try:
+        proposals = engine.decide(judged, ctx)
+    except ApiError:
+        raise
+    except Exception as exc:
+        reason = f"engine failed ({type(exc).__name__}: {exc})"[:300]
+        return [Proposal(None, "", fallback_reason=reason) for _ in judged.items]
+    if len(proposals) != len(judged.items):
+        reason = f"engine answered {len(proposals)} of {len(judged.items)} requests"
+        return [Proposal(None, "", fallback_reason=reason) for _ in judged.items]
+    return proposals
+
+
+def resolve(judged: DecisionBatch, proposals: list[Proposal], engine: Engine) -> list[Final]:
+    """Hold every proposal to its row's hard constraints; greedy only where it is needed."""
+    name = engine.info.name
+    need_greedy = [
+        i
+        for i, p in enumerate(proposals)
+        if not judged.infeasible(i) and (p.placement is None or not judged.keeps(i, p.placement))
+    ]
+    greedy = judged.greedy(need_greedy)
+    finals: list[Final] = []
+    for i, proposal in enumerate(proposals):
+        versions = proposal.model_versions
+        if judged.infeasible(i):
+            closest = judged.closest(i)
+            misses = judged.misses(i, closest)
+            reason = "no placement keeps every hard constraint: " + "; ".join(
+                m.describe() for m in misses
+            )
+            explanation = f"closest placement (asked with on_infeasible=closest); {reason}"
+            finals.append(Final(closest, explanation, versions, reason, misses))
+            continue
+        if i not in greedy:
+            assert proposal.placement is not None
+            explanation = f"{proposal.explanation}; {judged.checked(i)}"
+            finals.append(Final(proposal.placement, explanation, versions))
+            continue
+        placement, score = greedy[i]
+        why = f"greedy: lowest expected objective {score:.3f} (reference placement = 1)"
+        if proposal.placement is not None:
+            broken = judged.misses(i, proposal.placement)
+            reason = f"engine {name}'s answer broke " + "; ".join(m.describe() for m in broken)
+        elif proposal.fallback_reason is not None:
+            reason = f"engine {name}: {proposal.fallback_reason}"
+        else:  # the engine delegates to greedy (no model for a layer): not a failure
+            prefix = proposal.explanation + "; " if proposal.explanation else ""
+            finals.append(Final(placement, f"{prefix}{why}; {judged.checked(i)}", versions))
+            continue
+        explanation = f"fallback to greedy ({reason}); {why}; {judged.checked(i)}"
+        finals.append(Final(placement, explanation, versions, reason))
+    return finals
+
+
+def _refuse_infeasible(judged: DecisionBatch) -> None:
+    """A 422 for rows nothing can serve, unless they asked for the closest placement."""
+    refused = [i for i in judged.infeasible_rows() if judged.items[i].on_infeasible != "closest"]
+    if not refused:
+        return
+    details = []
+    for i in refused:
+        closest = judged.closest(i)
+        details.append(
+            {
+                "request": i,
+                "closest": placement_dict(judged.world, closest),
+                "misses": [m.__dict__ for m in judged.misses(i, closest)],
+            }
+        )
+    row = refused[0]
+    where = "" if len(judged.items) == 1 else f"request {row}: "
+    closest = judged.closest(row)
+    p = judged.world.describe(closest)
+    misses = "; ".join(m.describe() for m in judged.misses(row, closest))
+    message = (
+        f"{where}no placement keeps every hard constraint; the closest, {p.provider}:{p.region} "
+        f"{p.platform} {p.memory_mb} MB {p.purchase}, misses {misses}"
+    )
+    if len(refused) > 1:
+        message += f" ({len(refused)} requests are infeasible)"
+    raise InfeasibleError(message, details)
+
+
+def _responses(
+    judged: DecisionBatch, finals: list[Final], engine: Engine, tenant_id: str
+) -> tuple[list[dict[str, Any]], list[Decision]]:
+    expected = judged.expected_for(range(len(finals)), [f.placement for f in finals])
     responses: list[dict[str, Any]] = []
     rows: list[Decision] = []
     moment = now()
-    for i, (item, answer) in enumerate(zip(items, answers, strict=True)):
+    for item, final, exp in zip(judged.items, finals, expected, strict=True):
         decision_id = str(uuid.uuid4())
-        where = placement.placement_dict(state.world, answer.placement)
+        where = placement_dict(judged.world, final.placement)
         response = {
             "decision_id": decision_id,
             "placement": where,
-            "expected": expected[i],
-            "engine": name,
-            "engine_version": version,
-            "model_versions": answer.model_versions,
-            "explanation": answer.explanation,
-            "fallback": answer.fallback_reason is not None,
-            "fallback_reason": answer.fallback_reason,
+            "expected": exp.__dict__,
+            "engine": engine.info.name,
+            "engine_version": engine.info.version,
+            "model_versions": final.model_versions,
+            "explanation": final.explanation,
+            "fallback": final.fallback_reason is not None,
+            "fallback_reason": final.fallback_reason,
+            "constraint_violations": [m.__dict__ for m in final.violations],
         }
-        key = None
-        if idempotency_key is not None:
-            key = idempotency_key if len(items) == 1 else f"{idempotency_key}#{i}"
         rows.append(
             Decision(
                 id=decision_id,
                 tenant_id=tenant_id,
-                idempotency_key=key,
-                engine=name,
-                model_versions=answer.model_versions,
-                fallback=answer.fallback_reason is not None,
+                engine=engine.info.name,
+                model_versions=final.model_versions,
+                fallback=final.fallback_reason is not None,
                 provider=str(where["provider"]),
                 function_id=item.function.id,
                 request=item.model_dump(mode="json"),
@@ -155,37 +260,4 @@ def decide(
             )
         )
         responses.append(response)
-    session.add_all(rows)
-    try:
-        session.commit()
-    except IntegrityError:
-        # A concurrent retry with the same key stored first: answer with its decisions.
-        session.rollback()
-        if idempotency_key is None:
-            raise
-        stored = _stored(session, tenant_id, idempotency_key)
-        if stored is None:
-            raise
-        return stored
-    for row in rows:
-        state.metrics.decisions.labels(name, row.provider).inc()
-    return responses
-
-
-def _stored(session: Session, tenant_id: str, key: str) -> list[dict[str, Any]] | None:
-    rows = session.scalars(
-        select(Decision)
-        .where(
-            Decision.tenant_id == tenant_id,
-            (Decision.idempotency_key == key) | Decision.idempotency_key.like(f"{key}#%"),
-        )
-        .order_by(Decision.created_at)
-    ).all()
-    if not rows:
-        return None
-    if len(rows) > 1:
-        rows = sorted(rows, key=lambda r: int((r.idempotency_key or "#0").rsplit("#", 1)[-1]))
-    return [dict(r.response) for r in rows]
-
-
-__all__ = ["BUILTIN_ENGINES", "decide", "selected_engine"]
+    return responses, rows

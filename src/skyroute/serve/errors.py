@@ -8,6 +8,7 @@ handlers installed in :func:`install`.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -66,7 +67,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(SkyRouteError)
     async def _domain(_: Request, exc: SkyRouteError) -> JSONResponse:
         status = getattr(exc, "status", None) or STATUS_BY_CODE.get(exc.code, 400)
-        return JSONResponse(body(exc.code, exc.message, exc.fix), status_code=status)
+        content: dict[str, Any] = body(exc.code, exc.message, exc.fix)
+        details = getattr(exc, "details", None)
+        if details is not None:
+            content["error"]["details"] = details
+        return JSONResponse(content, status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

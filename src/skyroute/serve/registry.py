@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from skyroute.serve.auth import now
+from skyroute.serve.bundle_contracts import check_observation
 from skyroute.serve.errors import ApiError
 from skyroute.serve.tables import Activation, ModelVersion
 
@@ -69,7 +70,11 @@ def current_split(session: Session, tenant_id: str, model_id: str) -> list[tuple
 def set_split(
     session: Session, tenant_id: str, model_id: str, split: Sequence[tuple[str, float]]
 ) -> None:
-    """Make ``split`` the active versions of ``model_id`` in one transaction."""
+    """Make ``split`` the active versions of ``model_id`` in one transaction.
+
+    Every version must still fit this server: a placement bundle whose observation contract
+    differs from what the code builds (say, uploaded before an upgrade) is refused.
+    """
     if not split or any(w <= 0 for _, w in split) or len({v for v, _ in split}) != len(split):
         raise ApiError(
             422,
@@ -78,7 +83,8 @@ def set_split(
             'e.g. [{"version": "1", "weight": 70}, {"version": "2", "weight": 30}]',
         )
     for version, _ in split:
-        get_version(session, tenant_id, model_id, version)
+        row = get_version(session, tenant_id, model_id, version)
+        check_observation(row.kind, row.manifest, f"{model_id}@{version}")
     total = sum(w for _, w in split)
     moment = now()
     session.execute(

@@ -32,22 +32,44 @@ class Weights(Strict):
 
 
 class ConstraintsIn(Strict):
+    """Hard constraints: an answer keeps every one of them or says plainly that it cannot."""
+
     providers: list[Annotated[Text, Field(max_length=20)]] = Field(
-        default_factory=list, max_length=20
+        default_factory=list, max_length=20, description="Allowed providers."
     )
     regions: list[Annotated[Text, Field(max_length=100)]] = Field(
-        default_factory=list, max_length=500
+        default_factory=list, max_length=500, description="Allowed regions, e.g. aws:us-east-1."
     )
-    max_latency_ms: float | None = Field(None, gt=0)
-    max_cost: float | None = Field(None, gt=0, description="Max expected USD per invocation.")
+    max_latency_ms: float | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Upper bound on the EXPECTED latency of one call, ms: network round trip, the "
+            "expected cold-start time (its probability times its duration) and execution, "
+            "under the world model (not a percentile)."
+        ),
+    )
+    max_cost: float | None = Field(
+        None, gt=0, description="Upper bound on the expected USD cost of one call."
+    )
 
 
 class DecideRequest(Strict):
+    """One function to place. Its memory footprint is always a hard constraint."""
+
     function: FunctionProfile
     objective: Weights = Field(default_factory=Weights)
     constraints: ConstraintsIn = Field(default_factory=ConstraintsIn)
     caller_key: Text | None = Field(
         None, max_length=200, description="Sticky A/B key; defaults to the function id."
+    )
+    on_infeasible: Literal["reject", "closest"] = Field(
+        "reject",
+        description=(
+            "When no placement keeps every hard constraint: 'reject' answers 422 infeasible "
+            "(naming the closest placement and its misses); 'closest' answers that placement "
+            "with fallback true and its constraint_violations."
+        ),
     )
 
 
@@ -69,6 +91,13 @@ class Expected(BaseModel):
     carbon_g: float
 
 
+class ViolationOut(BaseModel):
+    constraint: str = Field(description="providers, regions, memory_mb, max_latency_ms, max_cost")
+    limit: float | str
+    expected: float | str
+    miss: float = Field(description="By how much the placement misses (same unit as limit).")
+
+
 class DecisionOut(BaseModel):
     decision_id: str
     placement: PlacementOut
@@ -79,6 +108,7 @@ class DecisionOut(BaseModel):
     explanation: str
     fallback: bool
     fallback_reason: str | None = None
+    constraint_violations: list[ViolationOut] = Field(default_factory=list)
 
 
 class BatchOut(BaseModel):
@@ -212,6 +242,7 @@ class EngineMetaOut(BaseModel):
     version: str
     description: str
     builtin: bool
+    purpose: str | None = None
     input_schema: dict[str, Any] | None = None
     output_schema: dict[str, Any] | None = None
     sha256: str | None = None

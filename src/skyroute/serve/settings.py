@@ -1,83 +1,158 @@
 """Server settings from environment variables (the names users already write).
 
 Everything has a default that needs nothing installed: SQLite and model files live under
-``SKYROUTE_DATA_DIR`` (default ``./.skyroute``); PostgreSQL is one URL away.
+``SKYROUTE_DATA_DIR`` (default ``./.skyroute``), decisions go through ``greedy``; PostgreSQL is
+one URL away.
+
+The settings are a pydantic-settings model. Each field names its environment variable as its
+``validation_alias``; adding a setting is one field here. The environment is read in one place,
+:meth:`Settings.from_env`: ``Settings(...)`` with keyword arguments (tests, embedding code)
+never picks up the process environment by surprise. A bad value is a ``ConfigError`` naming the
+variable, and outside development (``SKYROUTE_ENV=production``) a placeholder admin token stops
+the server at start.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from skyroute.errors import ConfigError
+from pydantic import (
+    AliasChoices,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticUseDefault
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
-BUILTIN_ENGINES = ("greedy", "hierarchical", "rules")
+from skyroute.errors import ConfigError, UnknownNameError
+
+ENVIRONMENTS = ("development", "production")
+#: Admin tokens shorter than this are refused outside development.
+MIN_ADMIN_TOKEN_CHARS = 16
+#: Values people leave in place of a secret (compared lower-cased, stripped).
+PLACEHOLDER_TOKENS = frozenset(
+    {
+        "admin",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "default",
+        "example",
+        "password",
+        "secret",
+        "test",
+        "token",
+    }
+)
+_TOKEN_FIX = (
+    "set SKYROUTE_ADMIN_TOKEN to a random secret of at least 16 characters, e.g. the output of "
+    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`, or unset it to disable "
+    "tenant management"
+)
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean", f"set {name} to true or false")
+def placeholder_reason(token: str) -> str | None:
+    """Why ``token`` is not a real secret, or None when it may be one."""
+    value = token.strip()
+    if not value:
+        return "it is empty"
+    if value.lower() in PLACEHOLDER_TOKENS:
+        return f"{value!r} is a well-known placeholder"
+    if len(set(value)) == 1:
+        return "it repeats one character"
+    if len(value) < MIN_ADMIN_TOKEN_CHARS:
+        return f"it has {len(value)} characters, fewer than {MIN_ADMIN_TOKEN_CHARS}"
+    return None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(
-            f"{name}={raw!r} is not an integer", f"set {name} to e.g. {default}"
-        ) from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is below {minimum}", f"set {name} to e.g. {default}")
-    return value
+def _var(name: str, *more: str) -> Any:
+    """The environment variable(s) a field is read from (the first one wins)."""
+    return AliasChoices(name, *more) if more else name
 
 
-def _list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    raw = env.get(name)
-    if raw is None or not raw.strip():
-        return default
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything the server reads from its environment."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    data_dir: Path = Path(".skyroute")
-    database_url: str = ""
-    model_upload_dir: Path = Path(".skyroute/models")
-    engine_dir: Path = Path(".skyroute/engines")
-    engine_active: str | None = None
-    admin_token: str | None = None
-    allow_unsafe_models: bool = False
-    max_upload_mb: int = 200
-    max_request_kb: int = 1024
-    engine_pool_size: int = 2
-    engine_timeout_s: float = 1.0
-    gap_filler_enabled: bool = True
-    gap_filler_aws_region: str = "us-east-1"
-    gap_filler_instance_types: tuple[str, ...] = ("m5.large", "m5.xlarge")
-    gap_filler_regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1")
-    gap_filler_historic_days_max: int = 90
-    gap_filler_run_on_startup: bool = False
-    gap_filler_lease_seconds: int = 120
-    # Inputs (issue 10): how long an API key's tenant is remembered in process; a revoked key
-    # keeps working for at most this long.
-    key_cache_seconds: int = 2
+    model_config = SettingsConfigDict(
+        frozen=True,
+        case_sensitive=True,
+        env_ignore_empty=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="ignore",
+    )
+
+    host: str = Field("127.0.0.1", validation_alias=_var("ML_SERVER_HOST"))
+    port: int = Field(8000, ge=1, le=65535, validation_alias=_var("ML_SERVER_PORT"))
+    workers: int = Field(1, ge=1, validation_alias=_var("ML_SERVER_WORKERS"))
+    environment: Literal["development", "production"] = Field(
+        "development", validation_alias=_var("SKYROUTE_ENV")
+    )
+    data_dir: Path = Field(Path(".skyroute"), validation_alias=_var("SKYROUTE_DATA_DIR"))
+    database_url: str = Field("", validation_alias=_var("SKYROUTE_DATABASE_URL", "DATABASE_URL"))
+    model_upload_dir: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "models",
+        validation_alias=_var("MODEL_UPLOAD_DIR"),
+    )
+    engine_dir: Path = Field(
+        default_factory=lambda data: data["data_dir"] / "engines",
+        validation_alias=_var("DECISION_ENGINE_DIR"),
+    )
+    #: Checked against the engine registry at start-up through :meth:`check_engine`.
+    engine_active: str = Field(
+        "greedy", min_length=1, validation_alias=_var("DECISION_ENGINE_ACTIVE")
+    )
+    admin_token: str | None = Field(None, validation_alias=_var("SKYROUTE_ADMIN_TOKEN"))
+    allow_unsafe_models: bool = Field(False, validation_alias=_var("SKYROUTE_ALLOW_UNSAFE_MODELS"))
+    allow_model_training: bool = Field(False, validation_alias=_var("ALLOW_MODEL_TRAINING"))
+    max_upload_mb: int = Field(200, ge=1, validation_alias=_var("SKYROUTE_MAX_UPLOAD_MB"))
+    max_request_kb: int = Field(1024, ge=1, validation_alias=_var("SKYROUTE_MAX_REQUEST_KB"))
+    #: How long each process remembers an API key's tenant (0: not at all); a revoked key
+    #: keeps working for at most this long.
+    key_cache_seconds: int = Field(2, ge=0, validation_alias=_var("SKYROUTE_KEY_CACHE_SECONDS"))
+    # The engine sandbox: live workers of all tenants together, one tenant's calls in flight
+    # (and workers) and queued, the wall clock of one call and of importing an engine.
+    engine_pool_size: int = Field(8, ge=1, validation_alias=_var("SKYROUTE_ENGINE_WORKERS"))
+    engine_tenant_concurrency: int = Field(
+        2, ge=1, validation_alias=_var("SKYROUTE_ENGINE_TENANT_CONCURRENCY")
+    )
+    engine_tenant_queue: int = Field(4, ge=0, validation_alias=_var("SKYROUTE_ENGINE_TENANT_QUEUE"))
+    engine_timeout_s: float = Field(1.0, gt=0)
+    engine_import_timeout_s: float = Field(5.0, gt=0)
+    gap_filler_enabled: bool = Field(True, validation_alias=_var("GAP_FILLER_ENABLED"))
+    gap_filler_aws_region: str = Field("us-east-1", validation_alias=_var("GAP_FILLER_AWS_REGION"))
+    gap_filler_instance_types: CommaList = Field(
+        ("m5.large", "m5.xlarge"), validation_alias=_var("GAP_FILLER_INSTANCE_TYPES")
+    )
+    gap_filler_regions: CommaList = Field(
+        ("us-east-1", "us-west-2", "eu-west-1"), validation_alias=_var("GAP_FILLER_REGIONS")
+    )
+    gap_filler_historic_days_max: int = Field(
+        90, ge=1, validation_alias=_var("GAP_FILLER_HISTORIC_DAYS_MAX")
+    )
+    gap_filler_run_on_startup: bool = Field(
+        False, validation_alias=_var("GAP_FILLER_RUN_ON_STARTUP")
+    )
+    gap_filler_lease_seconds: int = Field(
+        120, ge=1, validation_alias=_var("GAP_FILLER_LEASE_SECONDS")
+    )
 
     @property
     def db_url(self) -> str:
@@ -85,37 +160,132 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the environment; a bad value is a ConfigError naming the variable."""
+        """Read ``env`` (default: the process environment); a bad value is a ConfigError
+        naming the variable."""
         env = os.environ if env is None else env
-        if _bool(env, "ALLOW_MODEL_TRAINING", False):
+        values = _MappingSource(cls, env)()
+        if "SKYROUTE_ADMIN_TOKEN" in env and "SKYROUTE_ADMIN_TOKEN" not in values:
+            values["SKYROUTE_ADMIN_TOKEN"] = env["SKYROUTE_ADMIN_TOKEN"]  # set but blank
+        return cls(**values)
+
+    def check_engine(self, known: Iterable[str]) -> None:
+        """Start-up hook: DECISION_ENGINE_ACTIVE must name one of ``known`` (the engine
+        registry's names), so a typo stops the server instead of failing every decision."""
+        names = list(known)
+        if self.engine_active not in names:
+            unknown = UnknownNameError("decision engine", self.engine_active, names)
+            raise ConfigError(
+                f"DECISION_ENGINE_ACTIVE={self.engine_active!r} is not a registered engine",
+                unknown.fix,
+            )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only keyword arguments: the environment is read by :meth:`from_env` alone."""
+        return (init_settings,)
+
+    @field_validator("gap_filler_instance_types", "gap_filler_regions", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        """``a, b,c`` as written in the environment; an empty list means the default."""
+        if isinstance(value, str):
+            items = tuple(item.strip() for item in value.split(",") if item.strip())
+            if not items:
+                raise PydanticUseDefault()
+            return items
+        return value
+
+    @field_validator("allow_model_training")
+    @classmethod
+    def _never_trains(cls, value: bool) -> bool:
+        if value:
             raise ConfigError(
                 "ALLOW_MODEL_TRAINING=true, but the decision server never trains",
                 "train with `skyroute train ...` and upload the bundle; unset ALLOW_MODEL_TRAINING",
             )
-        data_dir = Path(env.get("SKYROUTE_DATA_DIR") or ".skyroute")
-        engine = env.get("DECISION_ENGINE_ACTIVE") or None
-        return cls(
-            host=env.get("ML_SERVER_HOST") or "127.0.0.1",
-            port=_int(env, "ML_SERVER_PORT", 8000),
-            workers=_int(env, "ML_SERVER_WORKERS", 1),
-            data_dir=data_dir,
-            database_url=env.get("SKYROUTE_DATABASE_URL") or env.get("DATABASE_URL") or "",
-            model_upload_dir=Path(env.get("MODEL_UPLOAD_DIR") or data_dir / "models"),
-            engine_dir=Path(env.get("DECISION_ENGINE_DIR") or data_dir / "engines"),
-            engine_active=engine,
-            admin_token=env.get("SKYROUTE_ADMIN_TOKEN") or None,
-            allow_unsafe_models=_bool(env, "SKYROUTE_ALLOW_UNSAFE_MODELS", False),
-            max_upload_mb=_int(env, "SKYROUTE_MAX_UPLOAD_MB", 200),
-            max_request_kb=_int(env, "SKYROUTE_MAX_REQUEST_KB", 1024),
-            engine_pool_size=_int(env, "SKYROUTE_ENGINE_WORKERS", 2),
-            gap_filler_enabled=_bool(env, "GAP_FILLER_ENABLED", True),
-            gap_filler_aws_region=env.get("GAP_FILLER_AWS_REGION") or "us-east-1",
-            gap_filler_instance_types=_list(
-                env, "GAP_FILLER_INSTANCE_TYPES", cls.gap_filler_instance_types
-            ),
-            gap_filler_regions=_list(env, "GAP_FILLER_REGIONS", cls.gap_filler_regions),
-            gap_filler_historic_days_max=_int(env, "GAP_FILLER_HISTORIC_DAYS_MAX", 90),
-            gap_filler_run_on_startup=_bool(env, "GAP_FILLER_RUN_ON_STARTUP", False),
-            gap_filler_lease_seconds=_int(env, "GAP_FILLER_LEASE_SECONDS", 120),
-            key_cache_seconds=_int(env, "SKYROUTE_KEY_CACHE_SECONDS", 2, minimum=0),
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _no_placeholder_token(cls, token: str | None, info: ValidationInfo) -> str | None:
+        """Outside development a placeholder token is refused; in development a blank one
+        means what an unset one does (tenant management disabled)."""
+        if token is None:
+            return None
+        reason = placeholder_reason(token)
+        if reason is None:
+            return token
+        environment = info.data.get("environment", "development")
+        if environment == "development":
+            return token if token.strip() else None
+        raise ConfigError(
+            f"SKYROUTE_ADMIN_TOKEN is refused with SKYROUTE_ENV={environment}: {reason}",
+            _TOKEN_FIX,
+        )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_config_error(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """pydantic's errors, said as one ConfigError naming the environment variable."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise _config_error(exc) from None
+
+
+def _default_of(field: str) -> Any:
+    info = Settings.model_fields.get(field)
+    default = info.get_default(call_default_factory=False) if info is not None else None
+    return default if isinstance(default, int | float | str) else None
+
+
+def _variable(key: str) -> tuple[str, str]:
+    """(environment variable, field name) for an error's location (a field or a variable)."""
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = list(alias.choices) if isinstance(alias, AliasChoices) else [alias or name]
+        if key == name or key in names:
+            return str(names[0]), name
+    return key, key
+
+
+def _config_error(exc: ValidationError) -> ConfigError:
+    error = exc.errors()[0]
+    var, field = _variable(str(error["loc"][0]) if error["loc"] else "")
+    raw, kind, ctx = error.get("input"), error["type"], error.get("ctx") or {}
+    default = _default_of(field)
+    example = f"set {var} to e.g. {default}" if default is not None else f"check {var}"
+    if kind.startswith("bool"):
+        return ConfigError(f"{var}={raw!r} is not a boolean", f"set {var} to true or false")
+    if kind.startswith("int"):
+        return ConfigError(f"{var}={raw!r} is not an integer", example)
+    if kind.startswith("float"):
+        return ConfigError(f"{var}={raw!r} is not a number", example)
+    if kind in ("greater_than_equal", "greater_than"):
+        return ConfigError(f"{var}={raw} is below {ctx.get('ge', ctx.get('gt'))}", example)
+    if kind in ("less_than_equal", "less_than"):
+        return ConfigError(f"{var}={raw} is above {ctx.get('le', ctx.get('lt'))}", example)
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        return ConfigError(f"{var}={raw!r} is not one of {expected}", f"set {var} to {expected}")
+    return ConfigError(f"{var}={raw!r}: {error['msg']}", example)
+
+
+class _MappingSource(EnvSettingsSource):
+    """pydantic-settings' environment source over any mapping (``from_env``'s argument)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env: Mapping[str, str]) -> None:
+        self._mapping = env
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._mapping, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
         )

@@ -19,12 +19,12 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from skyroute.errors import UnknownNameError
+from skyroute.gapfill.store import fresh_until, hourly_history, latest_value
 from skyroute.market import spot_features
 from skyroute.market.points import SeriesKey, utc
 from skyroute.market.sources.embedded import SNAPSHOT_DATE, snapshot_value
 from skyroute.serve import registry
 from skyroute.serve.auth import now
-from skyroute.serve.gapfill.store import fresh_until, hourly_history, latest_value
 from skyroute.serve.predictors import predictor_for
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import SpotRecord

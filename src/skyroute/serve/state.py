@@ -1,4 +1,4 @@
-"""What one server process holds: settings, database, world model, engine pool, metrics."""
+"""What one server process holds: settings, database, world model, engine sandbox, metrics."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from skyroute.serve.engines.registry import Engines
 from skyroute.serve.keys import TenantKeys
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.world.model import World
 
 if TYPE_CHECKING:
-    from skyroute.serve.engines.sandbox import EnginePool
-    from skyroute.serve.gapfill.worker import BackgroundWorker
+    from skyroute.gapfill.worker import BackgroundWorker
+    from skyroute.serve.engines.sandbox import EngineSandbox
 
 
 @functools.lru_cache(maxsize=1)
@@ -39,25 +40,34 @@ class AppState:
     metrics: Metrics
     keys: TenantKeys
     predictors: dict[str, Any] = field(default_factory=dict)
-    _pool: EnginePool | None = None
+    engines: Engines = field(default_factory=Engines)
+    _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def pool(self) -> EnginePool:
-        """The sandboxed engine workers, started on first use."""
+    def sandbox(self) -> EngineSandbox:
+        """The sandboxed engine workers (per tenant and engine; each started on first use)."""
         with self._lock:
-            if self._pool is None:
-                from skyroute.serve.engines.sandbox import EnginePool, Limits
+            if self._sandbox is None:
+                from skyroute.serve.engines.sandbox import Capacity, EngineSandbox, Limits
 
-                self._pool = EnginePool(
-                    size=self.settings.engine_pool_size,
-                    limits=Limits(wall_seconds=self.settings.engine_timeout_s),
+                settings = self.settings
+                self._sandbox = EngineSandbox(
+                    Limits(
+                        wall_seconds=settings.engine_timeout_s,
+                        import_seconds=settings.engine_import_timeout_s,
+                    ),
+                    Capacity(
+                        max_workers=settings.engine_pool_size,
+                        tenant_concurrency=settings.engine_tenant_concurrency,
+                        tenant_queue=settings.engine_tenant_queue,
+                    ),
                 )
-            return self._pool
+            return self._sandbox
 
     def start_gap_filler(self) -> None:
         """The in-process fill worker (GAP_FILLER_ENABLED); other workers may run beside it."""
-        from skyroute.serve.gapfill.worker import BackgroundWorker, Worker, default_sources
+        from skyroute.gapfill.worker import BackgroundWorker, Worker, default_sources
 
         worker = Worker(
             self.sessions,
@@ -77,7 +87,7 @@ class AppState:
             self.gap_filler.close()
             self.gap_filler = None
         with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
+            if self._sandbox is not None:
+                self._sandbox.close()
+                self._sandbox = None
         self.db.dispose()

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skyroute.serve.auth import now
+from skyroute.serve.bundle_contracts import check_observation
 from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.errors import ApiError
 from skyroute.serve.settings import Settings
@@ -105,6 +106,7 @@ def store_bundle(
             raise ApiError(
                 422, "bundle_invalid", "the model has no trained_until", "set it in bundle.json"
             )
+        check_observation(manifest.kind, manifest.to_dict(), f"{model_id}@{version}")
         _publish(unpacked, final, taken)
         try:
             row = ModelVersion(

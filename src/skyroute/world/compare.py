@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,32 +83,3 @@ def _short_calls(trace: Trace, world: World) -> NDArray[np.bool_]:
     ref = reference_outcome(actual_invocations(trace, world), world)
     short: NDArray[np.bool_] = ref.latency_ms < SHORT_CALL_MS
     return short
-
-
-def write_comparison(out_dir: Path, comparison: Comparison, objective: Objective) -> None:
-    """metrics.json, report.md and the plots, into ``out_dir``."""
-    from skyroute.report.simulation import write_markdown, write_metrics, write_plots
-
-    extra = {
-        "objective": {
-            "cost": objective.cost,
-            "latency": objective.latency,
-            "carbon": objective.carbon,
-            "error_penalty": objective.error_penalty,
-            "latency_floor_ms": objective.latency_floor_ms,
-            "constraints": {
-                "providers": list(objective.constraints.providers),
-                "regions": list(objective.constraints.regions),
-                "max_latency_ms": objective.constraints.max_latency_ms,
-                "max_cost_usd": objective.constraints.max_cost_usd,
-            },
-        },
-    }
-    write_metrics(out_dir, comparison.trace, comparison.metrics, extra)
-    weights = (
-        f"Objective weights: cost {objective.cost}, latency {objective.latency}, carbon "
-        f"{objective.carbon}; error penalty {objective.error_penalty}."
-    )
-    notes = [weights, *comparison.notes]
-    write_markdown(out_dir, comparison.trace, comparison.metrics, notes)
-    write_plots(out_dir, comparison.metrics, comparison.hourly)

@@ -37,10 +37,13 @@ CORE_REGIONS: tuple[str, ...] = (
     "gcp:asia-northeast1", "gcp:asia-southeast1", "gcp:southamerica-east1", "gcp:asia-south1",
 )  # fmt: skip
 
-#: Memory sizes of the placement space, MB: Lambda's range up to its 10,240 MB maximum, and the
-#: container sizes of the same range. Products keep the sizes they sell (Azure Consumption has
-#: one fixed 1,536 MB instance; Flex sells 512, 2,048 and 4,096 MB).
-MEMORY_SIZES_MB: tuple[int, ...] = (128, 256, 512, 1024, 1536, 2048, 3072, 4096, 8192, 10240)
+#: Memory sizes of the placement space, MB: Lambda's range up to its 10,240 MB maximum, and
+#: container sizes beyond it (Fargate and Cloud Run sell 16 and 32 GB). Products keep the sizes
+#: they sell (Azure Consumption has one fixed 1,536 MB instance; Flex sells 512, 2,048 and
+#: 4,096 MB; Container Apps stops at 8 GB).
+MEMORY_SIZES_MB: tuple[int, ...] = (
+    128, 256, 512, 1024, 1536, 2048, 3072, 4096, 8192, 10240, 16384, 32768
+)  # fmt: skip
 
 #: Lambda cold-start sources: Shilkov's 2019-2020 study (the same method for every provider)
 #: or lambda-perf's 2026 hello-world INIT durations (AWS only, sandbox creation excluded).

@@ -143,12 +143,22 @@ def has_limits(constraints: Constraints) -> bool:
     return constraints.max_latency_ms is not None or constraints.max_cost_usd is not None
 
 
-def violation(expected: Outcome, constraints: Constraints) -> Array:
+def memory_shortfall(needed_mb: Array, offered_mb: Array) -> Array:
+    """Relative memory shortfall of a placement (0 = the function fits in it).
+
+    Memory is a hard constraint for every request: a function bigger than its placement runs
+    out of memory, so no policy may choose such a placement while one that fits exists.
+    """
+    return np.maximum(np.asarray(needed_mb) / np.maximum(offered_mb, 1e-9) - 1.0, 0.0)
+
+
+def violation(expected: Outcome, constraints: Constraints, shortfall: Array | float = 0.0) -> Array:
     """How far each expected outcome is from meeting the limits (0 = meets them all).
 
-    The sum of relative overshoots, e.g. 0.5 for a latency 50 % over the SLO.
+    The sum of relative overshoots, e.g. 0.5 for a latency 50 % over the SLO; ``shortfall``
+    is the memory term from :func:`memory_shortfall`.
     """
-    over = np.zeros(np.shape(expected.latency_ms))
+    over = np.zeros(np.shape(expected.latency_ms)) + shortfall
     if constraints.max_latency_ms is not None:
         limit = max(constraints.max_latency_ms, 1e-12)
         over = over + np.maximum(expected.latency_ms / limit - 1.0, 0.0)
@@ -159,18 +169,20 @@ def violation(expected: Outcome, constraints: Constraints) -> Array:
 
 
 def feasible(
-    expected: Outcome, allowed: NDArray[np.bool_], constraints: Constraints
+    expected: Outcome,
+    allowed: NDArray[np.bool_],
+    constraints: Constraints,
+    shortfall: Array | float = 0.0,
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(mask of the placements a row may use, rows where no allowed placement meets the limits).
 
     ``expected`` has shape [rows, candidates]; ``allowed`` masks the candidates (providers and
-    regions). A row with no feasible candidate may use only its closest one (least
-    :func:`violation`; ties go to the first), so that every policy faces the same choice.
+    regions); ``shortfall`` is each candidate's memory shortfall for the row. A row with no
+    feasible candidate may use only its closest one (least :func:`violation`; ties go to the
+    first), so that every policy faces the same choice.
     """
     allowed = np.broadcast_to(allowed, np.shape(expected.latency_ms))
-    if not has_limits(constraints):
-        return allowed, np.zeros(allowed.shape[0], dtype=bool)
-    over = violation(expected, constraints)
+    over = violation(expected, constraints, shortfall)
     ok = allowed & (over <= 0.0)
     none: NDArray[np.bool_] = np.asarray(~ok.any(axis=-1))
     if none.any():

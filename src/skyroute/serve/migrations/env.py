@@ -5,10 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
+from skyroute.gapfill.tables import GapFillBase
 from skyroute.serve.tables import Base
 
 config = context.config
-target_metadata = Base.metadata
+#: The server's tables and the gap filler's (its own package, its own MetaData).
+target_metadata = [Base.metadata, GapFillBase.metadata]
 
 
 def run() -> None:

@@ -23,7 +23,12 @@ def decide(
     tenant: TenantDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Place one function; stored before the answer is sent."""
+    """Place one function; stored before the answer is sent.
+
+    The answer keeps every hard constraint (providers, regions, expected latency, expected
+    cost, memory), or is a 422 ``infeasible`` naming the closest placement, or, with
+    ``"on_infeasible": "closest"``, that placement flagged with its ``constraint_violations``.
+    """
     return decisions.decide(session, state, tenant, [body], idempotency_key)[0]
 
 
@@ -35,5 +40,6 @@ def decide_batch(
     tenant: TenantDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    """Place many functions in one call (the fast path: one policy pass, one commit)."""
-    return {"decisions": decisions.decide(session, state, tenant, body.requests, idempotency_key)}
+    """Place many functions in one call (one pass, one commit); constraints as for /decide."""
+    answers = decisions.decide(session, state, tenant, body.requests, idempotency_key, batch=True)
+    return {"decisions": answers}

@@ -7,19 +7,28 @@ their source is stored in the database, never imported by the server.
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, UploadFile
+from pydantic import ValidationError
 from sqlalchemy import select
 
+from skyroute.errors import UnknownNameError
 from skyroute.fields import json_problem
+from skyroute.serve import decisions
 from skyroute.serve.auth import now
+from skyroute.serve.candidates import DecisionBatch, placement_dict
 from skyroute.serve.db import commit_or_conflict
+from skyroute.serve.engines.base import EngineContext, EngineInfo
 from skyroute.serve.engines.contract import EngineMeta
+from skyroute.serve.engines.registry import DEFAULT_ENGINE
+from skyroute.serve.engines.sandboxed import SandboxedEngine
 from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import (
+    DecideRequest,
     EngineListed,
     EngineMetaOut,
     EngineSelectIn,
@@ -28,30 +37,11 @@ from skyroute.serve.schemas import (
     EngineTestOut,
     EngineUploadOut,
 )
-from skyroute.serve.settings import BUILTIN_ENGINES
 from skyroute.serve.tables import Engine, EngineSelection, PurposeEngineSelection
 
 router = APIRouter(prefix="/api/v1/ml/engines", tags=["engines"])
 
 MAX_SOURCE_BYTES = 256 * 1024
-
-BUILTIN_DESCRIPTIONS = {
-    "greedy": "The world model's weighted-greedy placement (lowest expected objective).",
-    "hierarchical": "Strategic → tactical → operational bundles; greedy where a layer is missing.",
-    "rules": "A small rule-based example engine, run in the sandbox like uploaded engines.",
-    "spot-optimize": "Spot/on-demand cluster mix (purpose spot-optimize), run in the sandbox.",
-}
-SPOT_ENGINES = ("spot-optimize",)
-
-
-def _builtin(engine_id: str) -> dict[str, Any]:
-    return {
-        "engine_id": engine_id,
-        "name": engine_id,
-        "version": "1",
-        "description": BUILTIN_DESCRIPTIONS[engine_id],
-        "builtin": True,
-    }
 
 
 def _row(session: SessionDep, tenant: str, engine_id: str) -> Engine:
@@ -59,6 +49,16 @@ def _row(session: SessionDep, tenant: str, engine_id: str) -> Engine:
     if row is None:
         raise ApiError(404, "not_found", f"no engine {engine_id!r}", "GET /api/v1/ml/engines/list")
     return row
+
+
+def _known(state: StateDep, session: SessionDep, tenant: str, engine_id: str) -> EngineInfo:
+    """The engine's metadata: a registered name (did you mean) or one of the tenant's uploads."""
+    if engine_id in state.engines.names():
+        return state.engines.get(session, tenant, engine_id).info
+    if session.scalar(select(Engine.id).where(Engine.tenant_id == tenant, Engine.id == engine_id)):
+        return state.engines.get(session, tenant, engine_id).info
+    hint = UnknownNameError("engine", engine_id, state.engines.names()).fix
+    raise ApiError(404, "not_found", f"no engine {engine_id!r}", f"{hint}, or an uploaded id")
 
 
 def _check_storable(meta: EngineMeta) -> None:
@@ -100,7 +100,7 @@ def upload(
         ) from None
     if "\x00" in source:
         raise ApiError(422, "engine_invalid", "the engine module contains a NUL byte", "")
-    meta = state.pool().inspect(source)
+    meta = state.sandbox().inspect(tenant, source)
     _check_storable(meta)
     row = Engine(
         id=str(uuid.uuid4()),
@@ -120,39 +120,53 @@ def upload(
 
 
 @router.get("/list", response_model=list[EngineListed])
-def list_engines(session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]:
+def list_engines(state: StateDep, session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Engine).where(Engine.tenant_id == tenant).order_by(Engine.uploaded_at)
     ).all()
     selected = session.get(EngineSelection, tenant)
     spot = session.get(PurposeEngineSelection, (tenant, "spot-optimize"))
-    out = [_builtin(name) | {"purpose": "placement"} for name in BUILTIN_ENGINES]
-    out += [_builtin(name) | {"purpose": "spot-optimize"} for name in SPOT_ENGINES]
+    active = selected.engine_id if selected else state.settings.engine_active or DEFAULT_ENGINE
+    out = [_summary(info) for info in state.engines.builtin_infos()]
     out += [
         {
             "engine_id": r.id,
             "name": r.name,
             "version": r.version,
             "description": r.description,
+            "purpose": "placement",
             "builtin": False,
         }
         for r in rows
     ]
     for entry in out:
-        entry["selected"] = selected is not None and selected.engine_id == entry["engine_id"]
+        entry["selected"] = entry["purpose"] == "placement" and entry["engine_id"] == active
         entry["selected_for_spot"] = (
-            spot.engine_id == entry["engine_id"] if spot else entry["engine_id"] in SPOT_ENGINES
+            spot.engine_id == entry["engine_id"] if spot else entry["engine_id"] == "spot-optimize"
         )
     return out
 
 
+def _summary(info: EngineInfo) -> dict[str, Any]:
+    keep = ("engine_id", "name", "version", "description", "purpose", "builtin")
+    return {k: v for k, v in info.as_dict().items() if k in keep}
+
+
 @router.post("/select", response_model=EngineSelectOut)
-def select_engine(body: EngineSelectIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
+def select_engine(
+    body: EngineSelectIn, state: StateDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
     """Route this tenant's decisions (of ``purpose``) through ``engine_id`` with ``config``."""
+    info = _known(state, session, tenant, body.engine_id)
+    if info.builtin and info.purpose != body.purpose:  # uploads may serve either purpose
+        raise ApiError(
+            422,
+            "engine_invalid",
+            f"engine {body.engine_id!r} decides {info.purpose}, not {body.purpose}",
+            f'select it with "purpose": "{info.purpose}"',
+        )
     if body.purpose == "spot-optimize":
         return _select_spot(body, session, tenant)
-    if body.engine_id not in BUILTIN_ENGINES:
-        _row(session, tenant, body.engine_id)
     row = session.get(EngineSelection, tenant)
     if row is None:
         session.add(
@@ -167,8 +181,6 @@ def select_engine(body: EngineSelectIn, session: SessionDep, tenant: TenantDep) 
 
 
 def _select_spot(body: EngineSelectIn, session: SessionDep, tenant: str) -> dict[str, Any]:
-    if body.engine_id not in SPOT_ENGINES:
-        _row(session, tenant, body.engine_id)
     row = session.get(PurposeEngineSelection, (tenant, body.purpose))
     if row is None:
         session.add(
@@ -187,33 +199,57 @@ def _select_spot(body: EngineSelectIn, session: SessionDep, tenant: str) -> dict
 
 
 @router.get("/{engine_id}/metadata", response_model=EngineMetaOut)
-def metadata(engine_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
-    if engine_id in BUILTIN_ENGINES or engine_id in SPOT_ENGINES:
-        return _builtin(engine_id)
-    row = _row(session, tenant, engine_id)
-    return {
-        "engine_id": row.id,
-        "name": row.name,
-        "version": row.version,
-        "description": row.description,
-        "input_schema": row.input_schema,
-        "output_schema": row.output_schema,
-        "sha256": row.sha256,
-        "uploaded_at": row.uploaded_at.isoformat(),
-        "builtin": False,
-    }
+def metadata(
+    engine_id: str, state: StateDep, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    info = _known(state, session, tenant, engine_id).as_dict()
+    if not info["builtin"]:
+        row = _row(session, tenant, engine_id)
+        info |= {"sha256": row.sha256, "uploaded_at": row.uploaded_at.isoformat()}
+    return info
 
 
 @router.post("/{engine_id}/test", response_model=EngineTestOut)
 def test_engine(
     engine_id: str, body: EngineTestIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
-    """Run an uploaded engine on a sample input in the sandbox and show what it returned."""
-    row = _row(session, tenant, engine_id)
-    result = state.pool().call(row.source, body.request, body.config)
+    """Run any engine on a sample input and show what it returned (nothing is stored).
+
+    Module engines (uploads, ``rules``, operator engines) get the raw request in the sandbox;
+    built-in placement engines get it as a decision request through the decide pipeline.
+    """
+    info = _known(state, session, tenant, engine_id)
+    engine = state.engines.get(session, tenant, engine_id)
+    ctx = EngineContext(session, state, tenant, body.config)
+    start = time.perf_counter()
+    if isinstance(engine, SandboxedEngine):
+        result = engine.run(ctx, [body.request])[0]
+        return {
+            "ok": result.ok,
+            "output": result.output,
+            "fallback_reason": result.fallback_reason,
+            "elapsed_ms": result.elapsed_ms,
+        }
+    try:
+        request = DecideRequest.model_validate(body.request)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"request.{where}: {first['msg']}",
+            f"send a decision request as {info.name} expects it (see /docs, DecideRequest)",
+        ) from None
+    judged = DecisionBatch.build([request], state.world)
+    proposals = decisions.propose(engine, judged, session, state, tenant, body.config)
+    final = decisions.resolve(judged, proposals, engine)[0]
     return {
-        "ok": result.ok,
-        "output": result.output,
-        "fallback_reason": result.fallback_reason,
-        "elapsed_ms": result.elapsed_ms,
+        "ok": final.fallback_reason is None,
+        "output": {
+            "placement": placement_dict(state.world, final.placement),
+            "explanation": final.explanation,
+        },
+        "fallback_reason": final.fallback_reason,
+        "elapsed_ms": (time.perf_counter() - start) * 1000.0,
     }

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from skyroute.serve.gapfill import jobs
-from skyroute.serve.gapfill.service import AnalyzeIn, FillIn, analyze, start_fill
+from skyroute.gapfill import jobs
+from skyroute.gapfill.service import AnalyzeIn, FillIn, analyze, start_fill
+from skyroute.serve.gapfill_registry import model_trained_until
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import FillStartedOut, FillStatusOut, GapAnalysisOut
 
@@ -19,13 +20,13 @@ def analyze_gap(
     body: AnalyzeIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """trained_until, current_date, gap_days, required_data_types and per-series coverage."""
-    return analyze(session, state.settings, tenant, body)
+    return analyze(session, state.settings, tenant, body, models=model_trained_until)
 
 
 @router.post("/fill", status_code=202, response_model=FillStartedOut)
 def fill(body: FillIn, state: StateDep, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """Queue a fill job; follow it with ``GET /status/{task_id}``."""
-    job = start_fill(session, state.settings, tenant, body)
+    job = start_fill(session, state.settings, tenant, body, models=model_trained_until)
     state.nudge_gap_filler()
     return {"status": job.status, "task_id": job.id, "chunks": job.total_chunks}
 

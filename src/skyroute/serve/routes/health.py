@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
+from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.routes.deps import StateDep
 from skyroute.serve.schemas import HealthOut, ReadyOut
-from skyroute.serve.tables import Activation, EngineSelection
 
 router = APIRouter(tags=["operations"])
 
@@ -22,35 +22,26 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 def readyz(state: StateDep) -> JSONResponse:
-    """Ready when the database answers and some engine or model is active, else why not."""
+    """Ready when the database answers and engine workers can be started, else why not.
+
+    Greedy needs nothing more; ``engines`` is the engine sandbox's health.
+    """
     reasons: list[str] = []
     try:
         with state.sessions() as session:
             session.execute(text("SELECT 1"))
-            selections = session.scalar(select(func.count()).select_from(EngineSelection)) or 0
-            active = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(Activation)
-                    .where(Activation.ended_at.is_(None))
-                )
-                or 0
-            )
     except Exception as exc:  # any database failure means "not ready", with the reason
-        return JSONResponse(
-            {"ready": False, "reasons": [f"database unreachable: {type(exc).__name__}"]},
-            status_code=503,
-        )
-    if not state.settings.engine_active and selections == 0 and active == 0:
+        reasons.append(f"database unreachable: {type(exc).__name__}")
+    engines = state.sandbox().health()
+    if not engines["can_start"]:
         reasons.append(
-            "no decision engine or model is active: set DECISION_ENGINE_ACTIVE=greedy, "
-            "POST /api/v1/ml/engines/select, or activate a model"
+            f"engine workers cannot be started ({engines['start_error']}): sandboxed engines "
+            "would all fall back; run the server as root or allow user namespaces"
         )
     status = 200 if not reasons else 503
-    return JSONResponse(
-        {"ready": not reasons, "reasons": reasons, "engine": state.settings.engine_active},
-        status_code=status,
-    )
+    engine = state.settings.engine_active or DEFAULT_ENGINE
+    body = {"ready": not reasons, "reasons": reasons, "engine": engine, "engines": engines}
+    return JSONResponse(body, status_code=status)
 
 
 @router.get("/metrics", response_class=Response)

@@ -77,7 +77,7 @@ def spot_optimize(
     pool = spot.candidates(session, state, tenant, body.constraints.regions, at)
     request = body.model_dump(mode="json") | {"candidates": pool}
     name, source, config = _engine(session, tenant)
-    result = state.pool().call(source, request, config)
+    result = state.sandbox().call(tenant, source, request, config)
     fallback_reason = None
     output = _plan(result.output) if result.ok else None
     if output is None:

@@ -37,6 +37,7 @@ from skyroute.world.objective import (
     reference_outcome,
     with_trace_scale,
 )
+from skyroute.world.observations import CANDIDATE_REGIONS, TACTICAL_MEMORY_SIZES_MB
 from skyroute.world.physics import Invocations, Outcome, expected_outcome
 from skyroute.world.providers.base import FUNCTION, ON_DEMAND, PLATFORMS, PURCHASES
 from skyroute.world.requests import actual_invocations, requests_from_trace
@@ -47,34 +48,10 @@ Array = NDArray[np.float64]
 
 #: The trace the environments replay when none is given (small, so construction is fast).
 DEFAULT_TRACE = "synthetic:functions=50,days=1,seed=0"
-#: Nearest regions of a provider offered to the tactical agent.
-CANDIDATE_REGIONS = 4
-#: Memory sizes of the tactical action space (a subset of the world's), MB.
-TACTICAL_MEMORY_SIZES_MB: tuple[int, ...] = (128, 256, 512, 1024, 1536, 2048)
 #: Observations are clipped to [-LIMIT, LIMIT] (log-ratios and objectives stay far inside).
 LIMIT = 20.0
 #: Floor under ratios before taking logs (a zero-carbon grid would give -inf).
 TINY = 1e-12
-
-#: Features of the request itself, in observation order.
-REQUEST_FEATURES: tuple[str, ...] = (
-    "log10_duration_ms",
-    "log10_footprint_mb",
-    "log10_1p_payload_kb",
-    "hour_sin",
-    "hour_cos",
-    "log10_1p_idle_s",
-)
-#: Features of one candidate placement (vs. the reference placement, warm, same request).
-CANDIDATE_FEATURES: tuple[str, ...] = (
-    "log2_cost_ratio",
-    "log2_latency_ratio",
-    "log2_carbon_ratio",
-    "error_prob",
-    "log2_objective_ratio",
-)
-#: Features of a provider's greedy (best expected objective) tactical placement.
-PROVIDER_FEATURES: tuple[str, ...] = (*CANDIDATE_FEATURES[:3], "objective")
 
 
 @dataclass(frozen=True)

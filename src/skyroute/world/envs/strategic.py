@@ -13,6 +13,7 @@ from skyroute.world.envs import dynamics as dyn
 from skyroute.world.envs.tactical import TraceEnv
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
+from skyroute.world.observations import strategic_contract
 from skyroute.world.traces.schema import Trace
 
 
@@ -28,7 +29,7 @@ class StrategicEnv(TraceEnv):
     ) -> None:
         data = dyn.load_env_data(trace, world, objective)
         n_providers = len(data.world.providers)
-        n_features = len(dyn.REQUEST_FEATURES) + len(dyn.PROVIDER_FEATURES) * n_providers
+        n_features = strategic_contract(data.world.providers).width
         super().__init__(data, n_providers, n_features, episode_length)
 
     def observe(self, rows: dyn.Int) -> NDArray[np.float32]:

@@ -19,6 +19,7 @@ from skyroute.errors import ConfigError
 from skyroute.world.envs import dynamics as dyn
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
+from skyroute.world.observations import tactical_contract
 from skyroute.world.traces.schema import Trace
 
 Obs = NDArray[np.float32]
@@ -101,7 +102,7 @@ class TacticalEnv(TraceEnv):
         #: action per call is unchanged, but a few long calls no longer dominate the returns.
         self.relative_reward = relative_reward
         self._provider = dyn.provider_index(data.world, provider)
-        n_features = len(dyn.REQUEST_FEATURES) + len(dyn.CANDIDATE_FEATURES) * data.n_actions
+        n_features = tactical_contract().width
         super().__init__(data, data.n_actions, n_features, episode_length)
 
     def observe(self, rows: dyn.Int) -> NDArray[np.float32]:

@@ -21,6 +21,7 @@ from skyroute.world.objective import (
     allowed_placements,
     feasible,
     has_limits,
+    memory_shortfall,
     objective_value,
     reference_outcome,
 )
@@ -144,7 +145,8 @@ def _choose_among(
     expected = expected_outcomes(requests, slice(None), world, index)
     ref = reference_outcome(inv, world)
     raw = score(Candidates(expected, ref, inv, p, world))
-    ok, _ = feasible(expected, np.ones(index.shape, dtype=bool), objective.constraints)
+    short = memory_shortfall(inv.memory_mb, p.memory_mb)
+    ok, _ = feasible(expected, np.ones(index.shape, dtype=bool), objective.constraints, short)
     if preferred is not None:
         both = ok & preferred
         ok = np.where(both.any(axis=1, keepdims=True), both, ok)
@@ -155,11 +157,16 @@ def _choose_among(
 def constraint_check(
     requests: Requests, world: World, objective: Objective, placement: NDArray[np.int64]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """Per request: does ``placement`` keep the hard constraints, and is the row infeasible
-    (no placement meets them, so only the closest one is allowed)?"""
+    """Per request: does ``placement`` keep the hard constraints (names, limits, memory), and is
+    the row infeasible (no placement meets them, so only the closest one is allowed)?"""
     static = allowed_placements(world, objective.constraints)
+    memory = world.placements.memory_mb
     if not has_limits(objective.constraints):
-        return static[placement], np.zeros(len(requests), dtype=bool)
+        fits = memory[None, :] >= requests.expected.memory_mb[:, None]
+        usable = static[None, :] & fits
+        none: NDArray[np.bool_] = np.asarray(~usable.any(axis=1))
+        if not none.any():
+            return static[placement] & (memory[placement] >= requests.expected.memory_mb), none
     representatives, inverse = unique_rows(requests)
     unique = take_requests(requests, representatives)
     everything = np.arange(world.n_placements)
@@ -167,7 +174,8 @@ def constraint_check(
     for start in range(0, len(unique), CHUNK):
         rows = slice(start, start + CHUNK)
         expected = expected_outcomes(unique, rows, world, everything)
-        ok, none = feasible(expected, static, objective.constraints)
+        short = memory_shortfall(unique.expected.memory_mb[rows, None], memory[None, :])
+        ok, none = feasible(expected, static, objective.constraints, short)
         masks.append(np.array(ok))
         nones.append(none)
     mask, infeasible = np.concatenate(masks), np.concatenate(nones)

@@ -27,6 +27,7 @@ from skyroute.world.objective import (
     allowed_placements,
     feasible,
     has_limits,
+    memory_shortfall,
     objective_value,
     reference_outcome,
 )
@@ -75,7 +76,11 @@ class Oracle(Policy):
         allowed = allowed_placements(world, objective.constraints)
         full = np.flatnonzero(allowed)
         pruned = np.flatnonzero(allowed & ~world.small_call_dominated)
-        small = hindsight.actual.memory_mb <= DOMINANCE_MEMORY_MB
+        # Pruning is exact only for calls small both in fact and by profile (memory is judged
+        # on the profile, as every policy judges it).
+        small = (hindsight.actual.memory_mb <= DOMINANCE_MEMORY_MB) & (
+            requests.expected.memory_mb <= DOMINANCE_MEMORY_MB
+        )
         end_gaps, column_of = _end_gaps_by_vcpu(hindsight, world, world.placements.vcpu[full])
         column = np.full(world.n_placements, -1, dtype=np.int64)
         column[full] = column_of
@@ -118,10 +123,15 @@ class Oracle(Policy):
             inv, p, world, cold, hindsight.cold_z[rows, None], hindsight.spot_u[rows, None], idle_ms
         )
         value = objective_value(out, reference_outcome(inv, world), objective)
+        short = memory_shortfall(requests.expected.memory_mb[rows, None], p.memory_mb[None, :])
+        # Feasibility judges expected outcomes (as every policy does); without latency or cost
+        # limits only memory counts, and any outcome of the right shape will do.
+        expected = out
         if has_limits(objective.constraints):
             expected = expected_outcomes(take_requests(requests, rows), slice(None), world, index)
-            ok, _ = feasible(expected, np.ones(index.shape, dtype=bool), objective.constraints)
-            value = np.where(ok, value, np.inf)
+        everywhere = np.ones(index.shape, dtype=bool)
+        ok, _ = feasible(expected, everywhere, objective.constraints, short)
+        value = np.where(ok, value, np.inf)
         best = np.argmin(value, axis=1)
         picked = np.arange(best.shape[0])
         return index[best], Outcome(*(a[picked, best] for a in out))

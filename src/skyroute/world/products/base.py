@@ -181,12 +181,15 @@ class ContainerProduct(Product):
     platform = CONTAINER
     #: The largest size the product sells, MB.
     max_memory_mb: ClassVar[int]
+    #: The most vCPU one instance gets (None: the balanced size's own).
+    max_vcpu: ClassVar[float | None] = None
 
     def memory_sizes(self, config: WorldConfig) -> tuple[int, ...]:
         return sizes_between(config, CONTAINER_MIN_MEMORY_MB, self.max_memory_mb)
 
     def vcpu(self, catalog: Catalog, memory_mb: int) -> float:
-        return container_vcpu(memory_mb)
+        vcpu = container_vcpu(memory_mb)
+        return vcpu if self.max_vcpu is None else min(vcpu, self.max_vcpu)
 
     def busy_scale(self, config: WorldConfig) -> float:
         return 1.0 / config.pool_target_utilisation if self.warmth == Warmth.POOL else 1.0

@@ -30,7 +30,6 @@ from skyroute.world.products.base import (
     Product,
     Sourced,
     Warmth,
-    container_vcpu,
     sizes_between,
 )
 
@@ -110,13 +109,15 @@ class CloudRunService(ContainerProduct):
     provider = "gcp"
     display_name = "Google Cloud Run (services)"
     max_memory_mb = 32_768
+    #: Cloud Run instances stop at 8 vCPU (32 GiB needs 8 vCPU, not the balanced 16).
+    max_vcpu = 8.0
     unsupported: ClassVar[dict[str, str]] = {SPOT: "Cloud Run has no spot pricing"}
     warmth = Warmth.WINDOW
     timeout_s = Sourced(3600.0, "Cloud Run request timeout: 60 minutes at most")
     billing = REQUEST_BASED
 
     def price(self, catalog: Catalog, region: str, memory_mb: int, purchase: str) -> Price:
-        return request_based_price(catalog, region, container_vcpu(memory_mb), memory_mb)
+        return request_based_price(catalog, region, self.vcpu(catalog, memory_mb), memory_mb)
 
     def cold_start(self, catalog: Catalog, config: WorldConfig, memory_mb: int) -> ColdStart:
         return ColdStart(

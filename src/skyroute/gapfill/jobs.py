@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from skyroute.errors import UnknownNameError
+from skyroute.gapfill.plan import FillRange
+from skyroute.gapfill.tables import GapFillChunk, GapFillJob
 from skyroute.market.points import SeriesKey, utc
-from skyroute.serve.gapfill.plan import FillRange
-from skyroute.serve.tables import GapFillChunk, GapFillJob
 
 STATUSES = ("in_progress", "completed", "failed", "cancelled")
 

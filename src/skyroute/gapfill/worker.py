@@ -16,20 +16,38 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from skyroute.errors import SkyRouteError
+from skyroute.gapfill.store import write_points
+from skyroute.gapfill.tables import GapFillChunk, GapFillJob
 from skyroute.market.points import MarketPoint, SeriesKey, utc
 from skyroute.market.sources import MarketSource, make_source
-from skyroute.serve.gapfill.store import write_points
-from skyroute.serve.metrics import Metrics
-from skyroute.serve.tables import GapFillChunk, GapFillJob
 
 log = logging.getLogger(__name__)
 
 SourceFactory = Callable[[str], MarketSource]
+
+
+class _Counter(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
+
+
+class _LabelledCounter(Protocol):
+    def labels(self, *values: str) -> _Counter: ...
+
+
+class FillMetrics(Protocol):
+    """The counters a worker moves; the server's ``Metrics`` has them (Prometheus counters)."""
+
+    @property
+    def gapfill_chunks(self) -> _LabelledCounter: ...
+
+    @property
+    def gapfill_rows(self) -> _LabelledCounter: ...
 
 
 def default_sources(aws_region: str = "us-east-1") -> SourceFactory:
@@ -59,7 +77,7 @@ class Worker:
         sources: SourceFactory | None = None,
         lease_seconds: float = 120.0,
         owner: str | None = None,
-        metrics: Metrics | None = None,
+        metrics: FillMetrics | None = None,
     ) -> None:
         self.metrics = metrics
         self.sessions = sessions

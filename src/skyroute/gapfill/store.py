@@ -1,4 +1,4 @@
-"""Market points in the server's database: idempotent writes and the reads predictions need."""
+"""Market points in the database: idempotent writes and the reads predictions need."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from skyroute.gapfill.tables import GapFillChunk, MarketPointRow
 from skyroute.market.points import MarketPoint, SeriesKey, utc
-from skyroute.serve.tables import GapFillChunk, MarketPointRow
 
 
 def write_points(session: Session, points: Sequence[MarketPoint]) -> int:

@@ -1,32 +1,48 @@
-"""Gap-filler requests as the API and the CLI make them: analyze, and start a fill job."""
+"""Gap-filler requests as the API and the CLI make them: analyze, and start a fill job.
+
+Nothing here knows the server: the settings are anything with the ``gap_filler_*`` values
+(:class:`FillSettings`), and a request naming a ``model_id`` needs a :data:`ModelLookup` (the
+server passes its model registry; the CLI passes a bundle's ``trained_until`` instead).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from pydantic import Field
 from sqlalchemy.orm import Session
 
 from skyroute.errors import ConfigError, UnknownNameError
-from skyroute.fields import Day, Text
-from skyroute.market.points import DATA_TYPES, SOURCES
-from skyroute.market.sources.base import SourceError
-from skyroute.market.universe import series_for
-from skyroute.serve import registry
-from skyroute.serve.errors import ApiError
-from skyroute.serve.gapfill import jobs
-from skyroute.serve.gapfill.plan import (
+from skyroute.fields import Day, Strict, Text
+from skyroute.gapfill import jobs
+from skyroute.gapfill.plan import (
     REQUIRED_DATA_TYPES,
     coverage,
     fill_range,
-    parse_trained_until,
     today,
 )
-from skyroute.serve.schemas import Strict
-from skyroute.serve.settings import Settings
-from skyroute.serve.state import AppState
-from skyroute.serve.tables import GapFillJob
+from skyroute.gapfill.tables import GapFillJob
+from skyroute.market.points import DATA_TYPES, SOURCES
+from skyroute.market.sources.base import SourceError
+from skyroute.market.universe import series_for
+
+#: (session, tenant_id, model_id, version or None for the active one) -> (trained_until, kind).
+ModelLookup = Callable[[Session, str | None, str, str | None], tuple[date, str]]
+
+
+class FillSettings(Protocol):
+    """The settings a fill reads (the server's ``Settings`` has them)."""
+
+    @property
+    def gap_filler_instance_types(self) -> tuple[str, ...]: ...
+
+    @property
+    def gap_filler_regions(self) -> tuple[str, ...]: ...
+
+    @property
+    def gap_filler_historic_days_max(self) -> int: ...
 
 
 class SeriesIn(Strict):
@@ -59,25 +75,23 @@ class FillIn(SeriesIn):
     fallback: bool = Field(False, description="Use synthetic data where the source fails.")
 
 
-def _model(session: Session, tenant_id: str | None, body: SeriesIn) -> tuple[date, str] | None:
+def _model(
+    session: Session, tenant_id: str | None, body: SeriesIn, models: ModelLookup | None
+) -> tuple[date, str] | None:
     """(trained_until, kind) of the model the request names, if it names one."""
     if body.model_id is None:
         return None
-    if tenant_id is None:
-        raise ConfigError("models belong to tenants", "give trained_until or start instead")
-    version = body.version
-    if version is None:
-        split = registry.current_split(session, tenant_id, body.model_id)
-        if not split:
-            raise ApiError(
-                409, "no_model", f"model {body.model_id!r} has no active version", "pass version"
-            )
-        version = max(split, key=lambda pair: pair[1])[0]
-    row = registry.get_version(session, tenant_id, body.model_id, version)
-    return parse_trained_until(row.trained_until, f"{body.model_id}@{version}"), row.kind
+    if models is None:
+        raise ConfigError(
+            f"model_id {body.model_id!r} needs the server's model registry",
+            "give trained_until or start instead (the CLI reads them from --bundle)",
+        )
+    return models(session, tenant_id, body.model_id, body.version)
 
 
-def _series(settings: Settings, body: SeriesIn, kind: str | None) -> tuple[list[Any], list[str]]:
+def _series(
+    settings: FillSettings, body: SeriesIn, kind: str | None
+) -> tuple[list[Any], list[str]]:
     needed = list(REQUIRED_DATA_TYPES.get(kind, ())) if kind else []
     data_types = body.data_types or needed or list(DATA_TYPES)
     keys = series_for(
@@ -89,10 +103,15 @@ def _series(settings: Settings, body: SeriesIn, kind: str | None) -> tuple[list[
 
 
 def analyze(
-    session: Session, settings: Settings, tenant_id: str | None, body: AnalyzeIn
+    session: Session,
+    settings: FillSettings,
+    tenant_id: str | None,
+    body: AnalyzeIn,
+    *,
+    models: ModelLookup | None = None,
 ) -> dict[str, Any]:
     """The gap since ``trained_until``: its length, what data it needs and what is there."""
-    model = _model(session, tenant_id, body)
+    model = _model(session, tenant_id, body, models)
     trained_until = model[0] if model else body.trained_until
     if trained_until is None:
         raise ConfigError(
@@ -134,13 +153,15 @@ def resolve_source(name: str, fallback: bool) -> str:
 
 def start_fill(
     session: Session,
-    settings: Settings,
+    settings: FillSettings,
     tenant_id: str | None,
     body: FillIn,
     until: datetime | None = None,
+    *,
+    models: ModelLookup | None = None,
 ) -> GapFillJob:
     """Validate a fill request and persist it as a job for the workers."""
-    model = _model(session, tenant_id, body)
+    model = _model(session, tenant_id, body, models)
     start = body.start or (model[0] + timedelta(days=1) if model else None)
     if start is None:
         raise ConfigError("no start day for the fill", "pass start (YYYY-MM-DD) or model_id")
@@ -157,20 +178,3 @@ def start_fill(
         "series": [k.label for k in keys],
     }
     return jobs.create_job(session, tenant_id, keys, days, request, until)
-
-
-def fill_on_startup(state: AppState) -> GapFillJob | None:
-    """GAP_FILLER_RUN_ON_STARTUP: an operator job for the configured series.
-
-    It starts the day after the oldest ``trained_until`` among active spot models (a week ago
-    when there are none), capped at GAP_FILLER_HISTORIC_DAYS_MAX days.
-    """
-    settings = state.settings
-    with state.sessions() as session:
-        oldest = registry.oldest_active_trained_until(session, ("spot.interruption", "spot.price"))
-        cap_start = today() - timedelta(days=settings.gap_filler_historic_days_max - 1)
-        start = max(cap_start, oldest + timedelta(days=1)) if oldest else today() - timedelta(7)
-        body = FillIn(start=min(start, today()), source="auto", fallback=True)
-        job = start_fill(session, settings, None, body)
-    state.nudge_gap_filler()
-    return job

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from skyroute.errors import ConfigError
+from skyroute.gapfill.store import fresh_until, hours_covered
 from skyroute.market.points import SeriesKey, day_start
-from skyroute.serve.gapfill.store import fresh_until, hours_covered
 
 #: The market data each kind of model reads at prediction time.
 REQUIRED_DATA_TYPES: dict[str, tuple[str, ...]] = {
