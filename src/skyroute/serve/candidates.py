@@ -60,7 +60,14 @@ class Group:
 
     rows: NDArray[np.int64]
     objective: Objective
-    static: NDArray[np.bool_]  # providers and regions allowed, shape [P]
+    name_misses: NDArray[np.float64]  # provider and region constraints broken, shape [P]
+
+    @property
+    def static(self) -> NDArray[np.bool_]:
+        """Placements the provider and region constraints allow (possibly none)."""
+        allowed: NDArray[np.bool_] = self.name_misses == 0
+        return allowed
+
     #: Filled by DecisionBatch.judge: per row, the usable placements and whether none keeps
     #: every constraint (then only the closest one is usable).
     usable: NDArray[np.bool_] | None = None
@@ -95,7 +102,7 @@ class DecisionBatch:
         for g, rows in enumerate(by_key.values()):
             objective = objective_of(items[rows[0]], world)
             groups.append(
-                Group(np.asarray(rows, dtype=np.int64), objective, _static(world, objective))
+                Group(np.asarray(rows, dtype=np.int64), objective, _name_misses(world, objective))
             )
             group_of[rows] = g
             position[rows] = np.arange(len(rows))
@@ -119,7 +126,10 @@ class DecisionBatch:
         ok = group.static[None, :] & (over <= 0.0)
         none: NDArray[np.bool_] = np.asarray(~ok.any(axis=1))
         if none.any():
-            closest = np.argmin(np.where(group.static[None, :], over, np.inf)[none], axis=1)
+            # The closest keeps the provider and region constraints if any placement can (a
+            # name miss outweighs any relative miss of the limits), then misses least.
+            names = np.where(group.name_misses > 0, group.name_misses + over.max() + 1.0, 0.0)
+            closest = np.argmin((over + names[None, :])[none], axis=1)
             ok[np.flatnonzero(none), closest] = True
         group.usable, group.infeasible = ok, none
 
@@ -237,15 +247,16 @@ class ExpectedOut:
     carbon_g: float
 
 
-def _static(world: World, objective: Objective) -> NDArray[np.bool_]:
-    """Placements the provider and region constraints allow (possibly none)."""
+def _name_misses(world: World, objective: Objective) -> NDArray[np.float64]:
+    """Per placement, how many of the provider and region constraints it breaks (0, 1 or 2)."""
     c = objective.constraints
-    mask = np.ones(world.n_placements, dtype=bool)
+    misses = np.zeros(world.n_placements)
     if c.providers:
-        mask &= np.isin(world.placements.provider, [world.providers.index(p) for p in c.providers])
+        wanted = [world.providers.index(p) for p in c.providers]
+        misses += ~np.isin(world.placements.provider, wanted)
     if c.regions:
-        mask &= np.isin(world.placements.region, [world.region_ids.index(r) for r in c.regions])
-    return mask
+        misses += ~np.isin(world.placements.region, [world.region_ids.index(r) for r in c.regions])
+    return misses
 
 
 def objective_of(req: DecideRequest, world: World) -> Objective:
