@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from skyroute.errors import ConfigError, UnknownNameError
+from skyroute.fields import Day, Strict, Text
 from skyroute.gapfill import jobs
 from skyroute.gapfill.plan import (
     REQUIRED_DATA_TYPES,
@@ -44,33 +45,33 @@ class FillSettings(Protocol):
     def gap_filler_historic_days_max(self) -> int: ...
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class SeriesIn(Strict):
-    instance_types: list[str] | None = Field(
+    instance_types: list[Annotated[Text, Field(max_length=60)]] | None = Field(
         None, description="Instance types, e.g. m5.large (default: GAP_FILLER_INSTANCE_TYPES)."
     )
-    regions: list[str] | None = Field(
+    regions: list[Annotated[Text, Field(max_length=40)]] | None = Field(
         None, description="Regions, e.g. us-east-1 (default: GAP_FILLER_REGIONS)."
     )
-    data_types: list[str] | None = Field(
+    data_types: list[Annotated[Text, Field(max_length=20)]] | None = Field(
         None, description=f"Any of {list(DATA_TYPES)} (default: what the model needs)."
     )
-    model_id: str | None = Field(None, description="Take trained_until and needs from it.")
-    version: str | None = Field(None, description="Model version (default: the active one).")
+    model_id: Text | None = Field(
+        None, max_length=100, description="Take trained_until and needs from it."
+    )
+    version: Text | None = Field(
+        None, max_length=50, description="Model version (default: the active one)."
+    )
 
 
 class AnalyzeIn(SeriesIn):
-    trained_until: date | None = Field(None, description="Instead of a model's.")
-    current_date: date | None = Field(None, description="Default: today (UTC).")
+    trained_until: Day | None = Field(None, description="Instead of a model's.")
+    current_date: Day | None = Field(None, description="Default: today (UTC).")
 
 
 class FillIn(SeriesIn):
-    start: date | None = Field(None, description="First day (default: the model's gap start).")
-    end: date | None = Field(None, description="Last day, inclusive (default: today).")
-    source: str = Field("auto", description="aws, embedded, synthetic, or auto.")
+    start: Day | None = Field(None, description="First day (default: the model's gap start).")
+    end: Day | None = Field(None, description="Last day, inclusive (default: today).")
+    source: Text = Field("auto", max_length=20, description="aws, embedded, synthetic, or auto.")
     fallback: bool = Field(False, description="Use synthetic data where the source fails.")
 
 

@@ -10,13 +10,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from skyroute import __version__
 from skyroute.serve import errors
 from skyroute.serve.db import make_engine, migrate, session_factory
 from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.engines.registry import active_engines
+from skyroute.serve.gate import AuthGate
+from skyroute.serve.keys import TenantKeys
+from skyroute.serve.limits import BodyLimits
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, server_world
@@ -53,13 +55,15 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     if run_migrations:
         migrate(db)
     offered = active_engines(settings, _inspect_with(settings))
+    sessions = session_factory(db)
     state = AppState(
         engines=offered,
         settings=settings,
         db=db,
-        sessions=session_factory(db),
+        sessions=sessions,
         world=server_world(),
         metrics=Metrics.create(),
+        keys=TenantKeys(sessions, ttl=settings.key_cache_seconds),
     )
 
     @asynccontextmanager
@@ -85,21 +89,20 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     for router in (module.router for module in routers):
         app.include_router(router)
 
+    # The middleware added last runs first: metrics, credentials, then body limits, so a
+    # request without a key or past the size limit is refused before its body is read.
+    app.add_middleware(
+        BodyLimits,
+        upload_bytes=settings.max_upload_mb << 20,
+        request_bytes=settings.max_request_kb << 10,
+        upload_paths=UPLOAD_PATHS,
+    )
+    app.add_middleware(AuthGate, keys=state.keys, admin_token=settings.admin_token)
+
     @app.middleware("http")
-    async def limits_and_metrics(
+    async def metrics(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        limit = (
-            settings.max_upload_mb << 20
-            if request.url.path in UPLOAD_PATHS
-            else settings.max_request_kb << 10
-        )
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return JSONResponse(
-                errors.body("too_large", f"request body above {limit} bytes", "send less"),
-                status_code=413,
-            )
         start = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

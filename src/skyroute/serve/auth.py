@@ -11,11 +11,9 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import Request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from skyroute.serve.db import commit_or_conflict, conflict_on_duplicate
 from skyroute.serve.errors import ApiError
 from skyroute.serve.tables import ApiKey, Tenant
 
@@ -30,29 +28,25 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _bearer(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+UNAUTHENTICATED_FIX = "send 'Authorization: Bearer <api key>'"
+
+
+def bearer_token(header: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header (401 when there is none)."""
+    scheme, _, token = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(
-            401,
-            "unauthenticated",
-            "missing or malformed Authorization header",
-            "send 'Authorization: Bearer <api key>'",
+            401, "unauthenticated", "missing or malformed Authorization header", UNAUTHENTICATED_FIX
         )
     return token.strip()
 
 
-def tenant_of(request: Request, session: Session) -> str:
-    """The tenant id of the request's API key (401 if there is none or it is unknown)."""
-    key = _bearer(request)
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-    if row is None or row.revoked:
-        raise ApiError(401, "unauthenticated", "unknown or revoked API key", "ask your admin")
-    return row.tenant_id
+def unknown_key() -> ApiError:
+    return ApiError(401, "unauthenticated", "unknown or revoked API key", "ask your admin")
 
 
-def require_admin(request: Request, admin_token: str | None) -> None:
+def check_admin(header: str | None, admin_token: str | None) -> None:
+    """Pass only the admin token (403 when it differs or tenant management is disabled)."""
     if admin_token is None:
         raise ApiError(
             403,
@@ -60,7 +54,7 @@ def require_admin(request: Request, admin_token: str | None) -> None:
             "tenant management is disabled",
             "start the server with SKYROUTE_ADMIN_TOKEN set",
         )
-    if not secrets.compare_digest(_bearer(request), admin_token):
+    if not secrets.compare_digest(bearer_token(header).encode(), admin_token.encode()):
         raise ApiError(403, "forbidden", "this endpoint needs the admin token")
 
 
@@ -68,14 +62,10 @@ def create_tenant(session: Session, name: str) -> tuple[str, str]:
     """A new tenant and its first key: (tenant_id, api_key). The key is not stored."""
     tenant_id = str(uuid.uuid4())
     key = KEY_PREFIX + secrets.token_urlsafe(32)
+    taken = (f"a tenant named {name!r} exists", "pick another name")
     session.add(Tenant(id=tenant_id, name=name, created_at=now()))
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise ApiError(
-            409, "conflict", f"a tenant named {name!r} exists", "pick another name"
-        ) from None
+    with conflict_on_duplicate(session, *taken):
+        session.flush()  # the tenant row first: the key refers to it
     session.add(
         ApiKey(
             id=str(uuid.uuid4()),
@@ -86,11 +76,5 @@ def create_tenant(session: Session, name: str) -> tuple[str, str]:
             revoked=False,
         )
     )
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ApiError(
-            409, "conflict", f"a tenant named {name!r} exists", "pick another name"
-        ) from None
+    commit_or_conflict(session, *taken)
     return tenant_id, key

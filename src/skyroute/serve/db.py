@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from skyroute.errors import ConfigError
+from skyroute.serve.errors import ApiError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -54,3 +58,23 @@ def migrate(engine: Engine) -> None:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def conflict_on_duplicate(session: Session, message: str, fix: str) -> Iterator[None]:
+    """Roll back and answer 409 ``conflict`` when the block hits a unique key that exists.
+
+    Two requests creating the same thing at once both pass any "does it exist?" check; the
+    database's unique constraint decides, and the loser gets a conflict instead of a 500.
+    """
+    try:
+        yield
+    except IntegrityError:
+        session.rollback()
+        raise ApiError(409, "conflict", message, fix) from None
+
+
+def commit_or_conflict(session: Session, message: str, fix: str) -> None:
+    """Commit, or roll back and answer 409 ``conflict`` (see :func:`conflict_on_duplicate`)."""
+    with conflict_on_duplicate(session, message, fix):
+        session.commit()

@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     allow_model_training: bool = Field(False, validation_alias=_var("ALLOW_MODEL_TRAINING"))
     max_upload_mb: int = Field(200, ge=1, validation_alias=_var("SKYROUTE_MAX_UPLOAD_MB"))
     max_request_kb: int = Field(1024, ge=1, validation_alias=_var("SKYROUTE_MAX_REQUEST_KB"))
+    #: How long each process remembers an API key's tenant (0: not at all); a revoked key
+    #: keeps working for at most this long.
+    key_cache_seconds: int = Field(2, ge=0, validation_alias=_var("SKYROUTE_KEY_CACHE_SECONDS"))
     # The engine sandbox: live workers of all tenants together, one tenant's calls in flight
     # (and workers) and queued, the wall clock of one call and of importing an engine.
     engine_pool_size: int = Field(8, ge=1, validation_alias=_var("SKYROUTE_ENGINE_WORKERS"))

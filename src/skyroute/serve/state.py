@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from skyroute.serve.engines.registry import Engines
+from skyroute.serve.keys import TenantKeys
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
 from skyroute.world.model import World
@@ -37,6 +38,7 @@ class AppState:
     sessions: sessionmaker[Session]
     world: World
     metrics: Metrics
+    keys: TenantKeys
     predictors: dict[str, Any] = field(default_factory=dict)
     engines: Engines = field(default_factory=Engines)
     _sandbox: EngineSandbox | None = None

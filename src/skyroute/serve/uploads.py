@@ -1,12 +1,15 @@
 """Receiving a model bundle: stream, cap, unpack safely, verify, then make it visible.
 
 The bundle's files land in ``MODEL_UPLOAD_DIR/<tenant>/<model_id>/<version>`` only after the
-archive was unpacked and verified in a private staging directory; the database row that makes
-the version visible is written last. A failure at any step leaves nothing behind.
+archive was unpacked and verified in a private folder under ``MODEL_UPLOAD_DIR/.staging``;
+one rename publishes the folder (two uploads of one version race on it: the loser gets a 409)
+and the database row that makes the version visible is written last. A failure at any step
+leaves nothing behind: no file, no folder (empty parents are pruned), no row.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -16,17 +19,21 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skyroute.serve.auth import now
 from skyroute.serve.bundle_contracts import check_observation
+from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.errors import ApiError
 from skyroute.serve.settings import Settings
 from skyroute.serve.tables import ModelVersion
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 CHUNK = 1 << 20
+#: Where uploads are unpacked and verified before one rename makes them a version folder.
+STAGING = ".staging"
+PUBLISH_TRIES = 5
 
 
 def _check_name(field: str, value: str) -> None:
@@ -75,14 +82,15 @@ def store_bundle(
 
     _check_name("model name", model_id)
     _check_name("version", version)
-    root = settings.model_upload_dir / tenant_id / model_id
-    root.mkdir(parents=True, exist_ok=True)
-    final = root / version
-    if final.exists():
-        raise ApiError(409, "conflict", f"{model_id} {version} exists", "upload a new version")
-    archive, sha = _spool(source, root, settings.max_upload_mb << 20)
-    staging = Path(tempfile.mkdtemp(prefix=f".{version}.staging-", dir=root))
+    taken = (f"{model_id} {version} exists", "upload a new version")
+    final = settings.model_upload_dir / tenant_id / model_id / version
+    if final.exists() or _stored(session, tenant_id, model_id, version):
+        raise ApiError(409, "conflict", *taken)
+    staging_root = settings.model_upload_dir / STAGING
+    staging_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix="upload-", dir=staging_root))
     try:
+        archive, sha = _spool(source, staging, settings.max_upload_mb << 20)
         unpacked = extract_bundle(archive, staging / "bundle")
         bundle = read_bundle(unpacked, allow_unsafe=settings.allow_unsafe_models)
         manifest = bundle.manifest
@@ -99,7 +107,7 @@ def store_bundle(
                 422, "bundle_invalid", "the model has no trained_until", "set it in bundle.json"
             )
         check_observation(manifest.kind, manifest.to_dict(), f"{model_id}@{version}")
-        os.replace(unpacked, final)
+        _publish(unpacked, final, taken)
         try:
             row = ModelVersion(
                 id=str(uuid.uuid4()),
@@ -116,16 +124,55 @@ def store_bundle(
                 manifest=manifest.to_dict(),
             )
             session.add(row)
-            session.commit()
-        except BaseException as exc:
+            commit_or_conflict(session, *taken)
+        except BaseException:
             session.rollback()
             shutil.rmtree(final, ignore_errors=True)
-            if isinstance(exc, IntegrityError):
-                raise ApiError(
-                    409, "conflict", f"{model_id} {version} exists", "upload a new version"
-                ) from None
+            _prune(final.parent, settings.model_upload_dir)
             raise
         return row
     finally:
-        archive.unlink(missing_ok=True)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stored(session: Session, tenant_id: str, model_id: str, version: str) -> bool:
+    found = session.scalar(
+        select(ModelVersion.id).where(
+            ModelVersion.tenant_id == tenant_id,
+            ModelVersion.model_id == model_id,
+            ModelVersion.version == version,
+        )
+    )
+    return found is not None
+
+
+def _publish(unpacked: Path, final: Path, taken: tuple[str, str]) -> None:
+    """Move the verified bundle to ``final`` in one rename; 409 when another upload won.
+
+    A refused upload prunes its empty parent folders, possibly between our ``mkdir`` and our
+    ``rename``; then the folders are made again and the rename retried.
+    """
+    for _ in range(PUBLISH_TRIES):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(unpacked, final)
+            return
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise ApiError(409, "conflict", *taken) from None
+            raise
+    raise ApiError(409, "conflict", taken[0], "retry the upload")
+
+
+def _prune(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and its parents below ``root`` while they are empty."""
+    root = root.resolve()
+    folder = folder.resolve()
+    while folder != root and root in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another version, or an upload moving in): keep it
+            return
+        folder = folder.parent

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from skyroute.serve.auth import require_admin, tenant_of
+from skyroute.serve.auth import bearer_token, check_admin, unknown_key
+from skyroute.serve.gate import TENANT_SCOPE_KEY
 from skyroute.serve.state import AppState
 
 
@@ -22,12 +23,18 @@ def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Sess
         yield session
 
 
-def get_tenant(request: Request, session: Annotated[Session, Depends(get_session)]) -> str:
-    return tenant_of(request, session)
+def get_tenant(request: Request, state: Annotated[AppState, Depends(get_state)]) -> str:
+    """The caller's tenant, as the auth gate found it before the body was read."""
+    tenant = request.scope.get(TENANT_SCOPE_KEY)
+    if tenant is None:  # a tenant route outside the gate's prefix: look the key up here
+        tenant = state.keys.tenant_of(bearer_token(request.headers.get("authorization")))
+        if tenant is None:
+            raise unknown_key()
+    return str(tenant)
 
 
 def admin_only(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
-    require_admin(request, state.settings.admin_token)
+    check_admin(request.headers.get("authorization"), state.settings.admin_token)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]

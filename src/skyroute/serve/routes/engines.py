@@ -14,18 +14,29 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, UploadFile
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from skyroute.errors import UnknownNameError
+from skyroute.fields import json_problem
 from skyroute.serve import decisions
 from skyroute.serve.auth import now
 from skyroute.serve.candidates import DecisionBatch, placement_dict
+from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.engines.base import EngineContext, EngineInfo
+from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.engines.sandboxed import SandboxedEngine
 from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import DecideRequest, EngineSelectIn, EngineTestIn
+from skyroute.serve.schemas import (
+    DecideRequest,
+    EngineListed,
+    EngineMetaOut,
+    EngineSelectIn,
+    EngineSelectOut,
+    EngineTestIn,
+    EngineTestOut,
+    EngineUploadOut,
+)
 from skyroute.serve.tables import Engine, EngineSelection, PurposeEngineSelection
 
 router = APIRouter(prefix="/api/v1/ml/engines", tags=["engines"])
@@ -50,7 +61,30 @@ def _known(state: StateDep, session: SessionDep, tenant: str, engine_id: str) ->
     raise ApiError(404, "not_found", f"no engine {engine_id!r}", f"{hint}, or an uploaded id")
 
 
-@router.post("/upload", status_code=201)
+def _check_storable(meta: EngineMeta) -> None:
+    """Refuse declarations the engines table cannot hold (sizes, NUL bytes, NaN in schemas)."""
+    for field, value, longest in (
+        ("NAME", meta.name, 100),
+        ("VERSION", meta.version, 50),
+        ("DESCRIPTION", meta.description, 10_000),
+    ):
+        if len(value) > longest or "\x00" in value:
+            raise ApiError(
+                422,
+                "engine_invalid",
+                f"{field} is longer than {longest} characters or contains a NUL byte",
+                f"shorten {field}",
+            )
+    for field, schema in (
+        ("INPUT_SCHEMA", meta.input_schema),
+        ("OUTPUT_SCHEMA", meta.output_schema),
+    ):
+        problem = json_problem(schema)
+        if problem:
+            raise ApiError(422, "engine_invalid", f"{field}: {problem}", "declare plain JSON")
+
+
+@router.post("/upload", status_code=201, response_model=EngineUploadOut)
 def upload(
     state: StateDep, session: SessionDep, tenant: TenantDep, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
@@ -64,7 +98,10 @@ def upload(
         raise ApiError(
             422, "engine_invalid", "the engine module is not UTF-8 text", "save it as UTF-8"
         ) from None
+    if "\x00" in source:
+        raise ApiError(422, "engine_invalid", "the engine module contains a NUL byte", "")
     meta = state.sandbox().inspect(tenant, source)
+    _check_storable(meta)
     row = Engine(
         id=str(uuid.uuid4()),
         tenant_id=tenant,
@@ -78,17 +115,11 @@ def upload(
         uploaded_at=now(),
     )
     session.add(row)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise ApiError(
-            409, "conflict", f"engine {meta.name} {meta.version} exists", "bump VERSION"
-        ) from None
+    commit_or_conflict(session, f"engine {meta.name} {meta.version} exists", "bump VERSION")
     return {"engine_id": row.id, "name": row.name, "version": row.version}
 
 
-@router.get("/list")
+@router.get("/list", response_model=list[EngineListed])
 def list_engines(state: StateDep, session: SessionDep, tenant: TenantDep) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Engine).where(Engine.tenant_id == tenant).order_by(Engine.uploaded_at)
@@ -121,7 +152,7 @@ def _summary(info: EngineInfo) -> dict[str, Any]:
     return {k: v for k, v in info.as_dict().items() if k in keep}
 
 
-@router.post("/select")
+@router.post("/select", response_model=EngineSelectOut)
 def select_engine(
     body: EngineSelectIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
@@ -167,7 +198,7 @@ def _select_spot(body: EngineSelectIn, session: SessionDep, tenant: str) -> dict
     return {"engine_id": body.engine_id, "config": body.config, "purpose": body.purpose}
 
 
-@router.get("/{engine_id}/metadata")
+@router.get("/{engine_id}/metadata", response_model=EngineMetaOut)
 def metadata(
     engine_id: str, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
@@ -178,7 +209,7 @@ def metadata(
     return info
 
 
-@router.post("/{engine_id}/test")
+@router.post("/{engine_id}/test", response_model=EngineTestOut)
 def test_engine(
     engine_id: str, body: EngineTestIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:

@@ -9,17 +9,18 @@ from sqlalchemy import text
 
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.routes.deps import StateDep
+from skyroute.serve.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=HealthOut)
 def healthz() -> dict[str, str]:
     """The process is alive (says nothing about its dependencies)."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 def readyz(state: StateDep) -> JSONResponse:
     """Ready when the database answers and engine workers can be started, else why not.
 
@@ -43,6 +44,6 @@ def readyz(state: StateDep) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -4,34 +4,46 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from skyroute.serve import registry
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import ActivateIn, ModelRow, SplitIn
+from skyroute.serve.schemas import (
+    ActivateIn,
+    ModelDeletedOut,
+    ModelDetailsOut,
+    ModelRow,
+    ModelUploadOut,
+    SplitIn,
+    SplitOut,
+)
 from skyroute.serve.tables import ModelVersion
 from skyroute.serve.uploads import store_bundle
 
 router = APIRouter(prefix="/api/v1/ml/models", tags=["models"])
 
+Version = Annotated[str, Query(min_length=1, max_length=50)]
 
-@router.post("/upload", status_code=201)
+
+@router.post("/upload", status_code=201, response_model=ModelUploadOut)
 def upload(
     state: StateDep,
     session: SessionDep,
     tenant: TenantDep,
     file: Annotated[UploadFile, File(description="The bundle as a .zip")],
-    name: Annotated[str, Form(description="The model's name (its model_id)")],
-    version: Annotated[str, Form()],
-    trained_until: Annotated[str | None, Form(description="ISO date; default: bundle's")] = None,
+    name: Annotated[str, Form(description="The model's name (its model_id)", max_length=100)],
+    version: Annotated[str, Form(max_length=50)],
+    trained_until: Annotated[date | None, Form(description="ISO date; default: bundle's")] = None,
 ) -> dict[str, Any]:
     """Verify and store a bundle; it serves nothing until activated."""
-    row = store_bundle(session, state.settings, tenant, name, version, trained_until, file.file)
+    trained = trained_until.isoformat() if trained_until else None
+    row = store_bundle(session, state.settings, tenant, name, version, trained, file.file)
     return {
         "model_id": row.model_id,
         "version": row.version,
@@ -70,7 +82,7 @@ def list_models(session: SessionDep, tenant: TenantDep) -> list[ModelRow]:
     return out
 
 
-@router.post("/activate")
+@router.post("/activate", response_model=SplitOut)
 def activate(body: ActivateIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """Serve all of ``model_id``'s traffic with ``version`` (ends any split)."""
     registry.set_split(session, tenant, body.model_id, [(body.version, 1.0)])
@@ -80,7 +92,7 @@ def activate(body: ActivateIn, session: SessionDep, tenant: TenantDep) -> dict[s
     }
 
 
-@router.post("/split")
+@router.post("/split", response_model=SplitOut)
 def split(body: SplitIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """A/B: share ``model_id``'s traffic between versions by weight, sticky per caller key."""
     registry.set_split(
@@ -92,7 +104,7 @@ def split(body: SplitIn, session: SessionDep, tenant: TenantDep) -> dict[str, An
     }
 
 
-@router.get("/{model_id}")
+@router.get("/{model_id}", response_model=ModelDetailsOut)
 def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """Every version's manifest (metrics, features, training parameters) and the history."""
     rows = registry.versions_of(session, tenant, model_id)
@@ -117,8 +129,12 @@ def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, 
     }
 
 
-@router.get("/{model_id}/download")
-def download(model_id: str, version: str, session: SessionDep, tenant: TenantDep) -> Any:
+@router.get(
+    "/{model_id}/download",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "The bundle zip."}},
+)
+def download(model_id: str, version: Version, session: SessionDep, tenant: TenantDep) -> Any:
     """The stored bundle as a zip."""
     row = registry.get_version(session, tenant, model_id, version)
     buffer = io.BytesIO()
@@ -136,9 +152,9 @@ def download(model_id: str, version: str, session: SessionDep, tenant: TenantDep
     )
 
 
-@router.delete("/{model_id}")
+@router.delete("/{model_id}", response_model=ModelDeletedOut)
 def remove(
-    model_id: str, session: SessionDep, tenant: TenantDep, version: str | None = None
+    model_id: str, session: SessionDep, tenant: TenantDep, version: Version | None = None
 ) -> dict[str, Any]:
     """Delete every version of ``model_id`` (or just ``?version=``)."""
     deleted = registry.delete_model(session, tenant, model_id, version)

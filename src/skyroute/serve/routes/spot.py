@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import Field
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from skyroute.serve import spot
 from skyroute.serve.engines import builtin_source
 from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import Strict
+from skyroute.serve.schemas import (
+    InterruptionIn,
+    InterruptionOut,
+    OptimizeIn,
+    SpotPlan,
+    SpotPlanOut,
+    SpotRecordOut,
+)
 from skyroute.serve.tables import Engine, PurposeEngineSelection, SpotRecord
 
 router = APIRouter(prefix="/api/v1/ml", tags=["spot"])
@@ -21,33 +27,7 @@ router = APIRouter(prefix="/api/v1/ml", tags=["spot"])
 SPOT_PURPOSE = "spot-optimize"
 
 
-class InterruptionIn(Strict):
-    instance_type: str = Field(min_length=1, max_length=60, examples=["m5.large"])
-    region: str = Field(min_length=1, max_length=40, examples=["us-east-1"])
-    spot_price: float | None = Field(None, gt=0, description="USD/hour (default: latest known).")
-    launch_time: datetime | None = Field(None, description="Default: now.")
-
-
-class Requirements(Strict):
-    vcpu: float = Field(gt=0, description="vCPUs each node needs.")
-    memory_gib: float = Field(gt=0, description="GiB each node needs.")
-    node_count: int = Field(ge=1, le=10_000)
-
-
-class OptimizeConstraints(Strict):
-    regions: list[str] = Field(default_factory=list)
-    max_interruption_probability: float = Field(1.0, ge=0, le=1)
-    on_demand_floor: float = Field(0.0, ge=0, le=1, description="Share of nodes on demand.")
-    max_spot_pools: int = Field(3, ge=1, le=20)
-
-
-class OptimizeIn(Strict):
-    cluster_id: str = Field(min_length=1, max_length=200)
-    requirements: Requirements
-    constraints: OptimizeConstraints = Field(default_factory=OptimizeConstraints)
-
-
-@router.post("/predict/spot-interruption")
+@router.post("/predict/spot-interruption", response_model=InterruptionOut)
 def predict_interruption(
     body: InterruptionIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
@@ -81,7 +61,7 @@ def _engine(session: SessionDep, tenant: str) -> tuple[str, str, dict[str, Any]]
     return row.name, row.source, dict(chosen.config)
 
 
-@router.post("/decision/spot-optimize")
+@router.post("/decision/spot-optimize", response_model=SpotPlanOut)
 def spot_optimize(
     body: OptimizeIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
@@ -99,9 +79,12 @@ def spot_optimize(
     name, source, config = _engine(session, tenant)
     result = state.sandbox().call(tenant, source, request, config)
     fallback_reason = None
-    output = result.output if result.ok else None
+    output = _plan(result.output) if result.ok else None
     if output is None:
-        fallback_reason = f"engine {name}: {result.fallback_reason or 'returned nothing'}"
+        why = result.fallback_reason or "returned nothing"
+        if result.ok and result.output is not None:
+            why = "its answer is not a spot plan (recommendations, estimated_savings)"
+        fallback_reason = f"engine {name}: {why}"
         output = builtin.decide(request, {})
         name = builtin.NAME
     answer = dict(output) | {
@@ -123,14 +106,25 @@ def spot_optimize(
     return answer
 
 
-@router.get("/spot/history")
+def _plan(output: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The engine's output when it is a well-formed spot plan, else None (fallback)."""
+    if output is None:
+        return None
+    try:
+        SpotPlan.model_validate(output)
+    except ValidationError:
+        return None
+    return output
+
+
+@router.get("/spot/history", response_model=list[SpotRecordOut])
 def spot_history(
     session: SessionDep,
     tenant: TenantDep,
     kind: Literal["prediction", "decision"] = "prediction",
-    instance_type: str | None = None,
-    region: str | None = None,
-    limit: int = 500,
+    instance_type: Annotated[str | None, Query(max_length=60)] = None,
+    region: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[dict[str, Any]]:
     """The tenant's stored spot predictions or decisions, oldest first, for plots."""
     query = select(SpotRecord).where(SpotRecord.tenant_id == tenant, SpotRecord.kind == kind)
@@ -138,7 +132,7 @@ def spot_history(
         query = query.where(SpotRecord.instance_type == instance_type)
     if region:
         query = query.where(SpotRecord.region == region)
-    rows = session.scalars(query.order_by(SpotRecord.at.desc()).limit(min(limit, 5000))).all()
+    rows = session.scalars(query.order_by(SpotRecord.at.desc()).limit(limit)).all()
     return [
         {
             "at": row.at.isoformat(),
