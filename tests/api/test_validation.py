@@ -252,11 +252,11 @@ def test_a_value_the_database_refuses_is_a_422_not_a_500(
     """The last line of defence, for a value the request models let through."""
     from sqlalchemy.exc import DataError
 
-    from skyroute.serve import registry
+    from skyroute.serve import model_registry
 
     def refuse(*_: Any) -> None:
         raise DataError("SELECT 1", {}, ValueError("value too long for type character(50)"))
 
-    monkeypatch.setattr(registry, "versions_of", refuse)
+    monkeypatch.setattr(model_registry, "versions_of", refuse)
     response: Any = tenant_a.get("/api/v1/ml/models/some-model")
     assert_invalid(response, "value too long")

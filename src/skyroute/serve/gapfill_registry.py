@@ -1,4 +1,4 @@
-"""What the gap filler reads from the server's model registry.
+"""What the gap filler reads from the server's model model_registry.
 
 The gap filler (:mod:`skyroute.gapfill`) knows nothing of tenants' models; the server hands it
 :func:`model_trained_until` so a request may name a ``model_id``, and runs the start-up fill
@@ -15,7 +15,7 @@ from skyroute.errors import ConfigError
 from skyroute.gapfill.plan import parse_trained_until, today
 from skyroute.gapfill.service import FillIn, start_fill
 from skyroute.gapfill.tables import GapFillJob
-from skyroute.serve import registry
+from skyroute.serve import model_registry
 from skyroute.serve.errors import ApiError
 from skyroute.serve.state import AppState
 
@@ -30,13 +30,13 @@ def model_trained_until(
     if tenant_id is None:
         raise ConfigError("models belong to tenants", "give trained_until or start instead")
     if version is None:
-        split = registry.current_split(session, tenant_id, model_id)
+        split = model_registry.current_split(session, tenant_id, model_id)
         if not split:
             raise ApiError(
                 409, "no_model", f"model {model_id!r} has no active version", "pass version"
             )
         version = max(split, key=lambda pair: pair[1])[0]
-    row = registry.get_version(session, tenant_id, model_id, version)
+    row = model_registry.get_version(session, tenant_id, model_id, version)
     return parse_trained_until(row.trained_until, f"{model_id}@{version}"), row.kind
 
 
@@ -48,7 +48,7 @@ def fill_on_startup(state: AppState) -> GapFillJob | None:
     """
     settings = state.settings
     with state.sessions() as session:
-        oldest = registry.oldest_active_trained_until(session, SPOT_KINDS)
+        oldest = model_registry.oldest_active_trained_until(session, SPOT_KINDS)
         cap_start = today() - timedelta(days=settings.gap_filler_historic_days_max - 1)
         start = max(cap_start, oldest + timedelta(days=1)) if oldest else today() - timedelta(7)
         body = FillIn(start=min(start, today()), source="auto", fallback=True)

@@ -23,7 +23,7 @@ from skyroute.gapfill.store import fresh_until, hourly_history, latest_value
 from skyroute.market import spot_features
 from skyroute.market.points import SeriesKey, utc
 from skyroute.market.sources.embedded import SNAPSHOT_DATE, snapshot_value
-from skyroute.serve import registry
+from skyroute.serve import model_registry
 from skyroute.serve.auth import now
 from skyroute.serve.predictors import predictor_for
 from skyroute.serve.state import AppState
@@ -119,11 +119,11 @@ def interruption_probability(
     context = market_context(session, instance_type, region, at)
     advisor = spot_features.advisor_info(instance_type, region)
     price = spot_price if spot_price is not None else (context.history or [0.0])[-1]
-    model_id = registry.active_by_kind(session, tenant_id).get("spot.interruption")
+    model_id = model_registry.active_by_kind(session, tenant_id).get("spot.interruption")
     if model_id is not None:
-        split = registry.current_split(session, tenant_id, model_id)
-        version = registry.pick_version(split, model_id, f"{instance_type}@{region}")
-        row = registry.get_version(session, tenant_id, model_id, version)
+        split = model_registry.current_split(session, tenant_id, model_id)
+        version = model_registry.pick_version(split, model_id, f"{instance_type}@{region}")
+        row = model_registry.get_version(session, tenant_id, model_id, version)
         features = spot_features.interruption_features(
             spot_price=price,
             ondemand_price=context.ondemand,

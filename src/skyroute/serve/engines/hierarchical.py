@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skyroute.bundles.manifest import OUTPUT_WIDTHS
-from skyroute.serve import registry
+from skyroute.serve import model_registry
 from skyroute.serve.auth import now
 from skyroute.serve.bundle_contracts import observation_mismatch
 from skyroute.serve.candidates import DecisionBatch
@@ -87,9 +87,9 @@ class Layers:
 
     def __init__(self, session: Session, state: AppState, tenant_id: str) -> None:
         self.session, self.state, self.tenant_id = session, state, tenant_id
-        self.active = registry.active_by_kind(session, tenant_id)
+        self.active = model_registry.active_by_kind(session, tenant_id)
         self.splits = {
-            kind: registry.current_split(session, tenant_id, model_id)
+            kind: model_registry.current_split(session, tenant_id, model_id)
             for kind, model_id in self.active.items()
             if kind in LAYERS
         }
@@ -97,7 +97,7 @@ class Layers:
     def choose(self, caller_key: str) -> tuple[tuple[str, str], ...]:
         """(kind, version) of every active layer for this caller (sticky A/B)."""
         return tuple(
-            (kind, registry.pick_version(split, self.active[kind], caller_key))
+            (kind, model_registry.pick_version(split, self.active[kind], caller_key))
             for kind, split in self.splits.items()
             if split
         )
@@ -120,7 +120,7 @@ class Layers:
                 continue
             model_id, version = self.active[kind], picked[kind]
             label = f"{model_id}@{version}"
-            row = registry.get_version(self.session, self.tenant_id, model_id, version)
+            row = model_registry.get_version(self.session, self.tenant_id, model_id, version)
             problem = observation_mismatch(kind, row.manifest, self.state.world.providers)
             if problem is None:
                 try:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
-from skyroute.serve import registry
+from skyroute.serve import model_registry
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import (
     ActivateIn,
@@ -64,7 +64,7 @@ def list_models(session: SessionDep, tenant: TenantDep) -> list[ModelRow]:
     out = []
     for r in rows:
         if r.model_id not in splits:
-            splits[r.model_id] = dict(registry.current_split(session, tenant, r.model_id))
+            splits[r.model_id] = dict(model_registry.current_split(session, tenant, r.model_id))
         weight = splits[r.model_id].get(r.version, 0.0)
         out.append(
             ModelRow(
@@ -85,30 +85,30 @@ def list_models(session: SessionDep, tenant: TenantDep) -> list[ModelRow]:
 @router.post("/activate", response_model=SplitOut)
 def activate(body: ActivateIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """Serve all of ``model_id``'s traffic with ``version`` (ends any split)."""
-    registry.set_split(session, tenant, body.model_id, [(body.version, 1.0)])
+    model_registry.set_split(session, tenant, body.model_id, [(body.version, 1.0)])
     return {
         "model_id": body.model_id,
-        "split": registry.current_split(session, tenant, body.model_id),
+        "split": model_registry.current_split(session, tenant, body.model_id),
     }
 
 
 @router.post("/split", response_model=SplitOut)
 def split(body: SplitIn, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """A/B: share ``model_id``'s traffic between versions by weight, sticky per caller key."""
-    registry.set_split(
+    model_registry.set_split(
         session, tenant, body.model_id, [(v.version, v.weight) for v in body.versions]
     )
     return {
         "model_id": body.model_id,
-        "split": registry.current_split(session, tenant, body.model_id),
+        "split": model_registry.current_split(session, tenant, body.model_id),
     }
 
 
 @router.get("/{model_id}", response_model=ModelDetailsOut)
 def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, Any]:
     """Every version's manifest (metrics, features, training parameters) and the history."""
-    rows = registry.versions_of(session, tenant, model_id)
-    current = dict(registry.current_split(session, tenant, model_id))
+    rows = model_registry.versions_of(session, tenant, model_id)
+    current = dict(model_registry.current_split(session, tenant, model_id))
     return {
         "model_id": model_id,
         "versions": [
@@ -125,7 +125,7 @@ def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, 
             }
             for r in rows
         ],
-        "history": registry.history(session, tenant, model_id),
+        "history": model_registry.history(session, tenant, model_id),
     }
 
 
@@ -136,7 +136,7 @@ def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, 
 )
 def download(model_id: str, version: Version, session: SessionDep, tenant: TenantDep) -> Any:
     """The stored bundle as a zip."""
-    row = registry.get_version(session, tenant, model_id, version)
+    row = model_registry.get_version(session, tenant, model_id, version)
     buffer = io.BytesIO()
     root = Path(row.path)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -157,5 +157,5 @@ def remove(
     model_id: str, session: SessionDep, tenant: TenantDep, version: Version | None = None
 ) -> dict[str, Any]:
     """Delete every version of ``model_id`` (or just ``?version=``)."""
-    deleted = registry.delete_model(session, tenant, model_id, version)
+    deleted = model_registry.delete_model(session, tenant, model_id, version)
     return {"model_id": model_id, "deleted_versions": deleted}

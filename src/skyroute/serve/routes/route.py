@@ -9,7 +9,7 @@ import time
 import numpy as np
 from fastapi import APIRouter
 
-from skyroute.serve import registry
+from skyroute.serve import model_registry
 from skyroute.serve.errors import ApiError
 from skyroute.serve.predictors import predictor_for
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
@@ -30,14 +30,14 @@ def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep
     A model that fails or answers something that is not a probability is never served: the
     answer is then the function platform, flagged ``fallback`` with the reason.
     """
-    model_id = registry.active_by_kind(session, tenant).get("router.platform")
+    model_id = model_registry.active_by_kind(session, tenant).get("router.platform")
     if model_id is None:
         raise ApiError(
             409, "no_model", "no router.platform model is active", "upload and activate one"
         )
-    split = registry.current_split(session, tenant, model_id)
-    version = registry.pick_version(split, model_id, body.caller_key)
-    row = registry.get_version(session, tenant, model_id, version)
+    split = model_registry.current_split(session, tenant, model_id)
+    version = model_registry.pick_version(split, model_id, body.caller_key)
+    row = model_registry.get_version(session, tenant, model_id, version)
     names = list(row.manifest.get("features", []))
     missing = [n for n in names if n not in body.features]
     if missing:
