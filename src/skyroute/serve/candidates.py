@@ -31,7 +31,7 @@ from skyroute.world.objective import (
     violation,
 )
 from skyroute.world.physics import Invocations, Outcome, expected_outcome
-from skyroute.world.placement import Placement
+from skyroute.world.placement import DOMINANCE_MEMORY_MB, Placement
 from skyroute.world.profiles import Profile, expected_of, requests_from_profiles
 from skyroute.world.requests import Requests, start_hour_of_year, take_requests, unique_rows
 
@@ -133,15 +133,17 @@ class DecisionBatch:
             ok[np.flatnonzero(none), closest] = True
         group.usable, group.infeasible = ok, none
 
-    def _expected(self, rows: NDArray[np.int64]) -> Outcome:
-        """Expected outcomes of ``rows`` on every placement, once per distinct profile."""
+    def _expected(
+        self, rows: NDArray[np.int64], columns: NDArray[np.int64] | None = None
+    ) -> Outcome:
+        """Expected outcomes of ``rows`` on every placement (or on ``columns``), once per
+        distinct profile."""
         subset = take_requests(self.requests, rows)
         representatives, inverse = unique_rows(subset)
         unique = take_requests(subset, representatives)
         inv = Invocations._make(a[:, None] for a in unique.expected)
-        out = expected_outcome(
-            inv, self.world.placements, self.world, unique.expected_idle_s[:, None]
-        )
+        p = self.world.placements if columns is None else self.world.placements.take(columns)
+        out = expected_outcome(inv, p, self.world, unique.expected_idle_s[:, None])
         return Outcome._make(np.asarray(a)[inverse] for a in out)
 
     def usable(self, row: int) -> NDArray[np.bool_]:
@@ -169,24 +171,42 @@ class DecisionBatch:
     # -- greedy --------------------------------------------------------------------------
 
     def greedy(self, rows: Sequence[int]) -> dict[int, tuple[int, float]]:
-        """(placement, objective relative to the reference) of greedy for ``rows``."""
+        """(placement, objective relative to the reference) of greedy for ``rows``.
+
+        Small functions skip the sizes that are never better for them
+        (``World.small_call_dominated``: exact, as in the simulator's policies).
+        """
         todo = [r for r in rows if r not in self._greedy]
+        pruned = np.flatnonzero(~self.world.small_call_dominated)
         for group_index in sorted({int(self.group_of[r]) for r in todo}):
             group = self.groups[group_index]
-            mine = [r for r in todo if self.group_of[r] == group_index]
-            local = self.position[mine]
-            if group.expected is not None:
-                expected = Outcome._make(np.asarray(a)[local] for a in group.expected)
-            else:
-                expected = self._expected(np.asarray(mine, dtype=np.int64))
-            inv = Invocations._make(a[mine, None] for a in self.requests.expected)
-            scores = objective_value(expected, reference_outcome(inv, self.world), group.objective)
-            assert group.usable is not None
-            scores = np.where(group.usable[local], scores, np.inf)
-            best = np.argmin(scores, axis=1)
-            for k, row in enumerate(mine):
-                self._greedy[row] = (int(best[k]), float(scores[k, best[k]]))
+            mine = np.asarray([r for r in todo if self.group_of[r] == group_index], dtype=np.int64)
+            if group.expected is not None:  # judged on every placement already
+                self._greedy_part(group, mine, None)
+                continue
+            small = self.requests.expected.memory_mb[mine] <= DOMINANCE_MEMORY_MB
+            for part, columns in ((mine[small], pruned), (mine[~small], None)):
+                if part.size:
+                    self._greedy_part(group, part, columns)
         return {r: self._greedy[r] for r in rows}
+
+    def _greedy_part(
+        self, group: Group, rows: NDArray[np.int64], columns: NDArray[np.int64] | None
+    ) -> None:
+        local = self.position[rows]
+        if group.expected is not None:
+            expected = Outcome._make(np.asarray(a)[local] for a in group.expected)
+        else:
+            expected = self._expected(rows, columns)
+        inv = Invocations._make(a[rows, None] for a in self.requests.expected)
+        scores = objective_value(expected, reference_outcome(inv, self.world), group.objective)
+        assert group.usable is not None
+        usable = group.usable[local] if columns is None else group.usable[local][:, columns]
+        scores = np.where(usable, scores, np.inf)
+        best = np.argmin(scores, axis=1)
+        chosen = best if columns is None else columns[best]
+        for k, row in enumerate(rows):
+            self._greedy[int(row)] = (int(chosen[k]), float(scores[k, best[k]]))
 
     # -- reporting -----------------------------------------------------------------------
 

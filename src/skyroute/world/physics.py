@@ -117,12 +117,19 @@ def spot_interruption_probability(exec_ms: Array, p: PlacementTable) -> Array:
 def cold_probability(idle_s: Array, curve: NDArray[np.int64], world: World) -> Array:
     """Chance of a cold start after ``idle_s`` seconds idle (NaN = never invoked: certain)."""
     idle_min = np.nan_to_num(idle_s / 60.0, nan=np.inf)
+    curves = zip(world.cold_curve_minutes, world.cold_curve_prob, strict=True)
+    if idle_min.ndim == 2 and idle_min.shape[1] == 1 and curve.ndim == 1:
+        # One idle time per row against every placement (profiles x candidates): interpolate
+        # each curve once per row, then gather by the placements' curves.
+        rows = idle_min[:, 0]
+        per_curve = np.stack(
+            [np.interp(rows, minutes, prob, right=prob[-1]) for minutes, prob in curves], axis=1
+        )
+        return np.where(np.isinf(idle_min), 1.0, per_curve[:, curve])
     out = np.ones(np.broadcast_shapes(idle_min.shape, curve.shape))
     idle_b = np.broadcast_to(idle_min, out.shape)
     curve_b = np.broadcast_to(curve, out.shape)
-    for c, (minutes, prob) in enumerate(
-        zip(world.cold_curve_minutes, world.cold_curve_prob, strict=True)
-    ):
+    for c, (minutes, prob) in enumerate(curves):
         mask = curve_b == c
         out[mask] = np.interp(idle_b[mask], minutes, prob, right=prob[-1])
     return np.where(np.isinf(idle_b), 1.0, out)
