@@ -21,7 +21,7 @@ from skyroute.serve.keys import TenantKeys
 from skyroute.serve.limits import BodyLimits
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.settings import Settings
-from skyroute.serve.state import AppState, server_world
+from skyroute.serve.state import AppState, WorldBuild
 
 
 def _inspect_with(settings: Settings) -> Callable[[str], EngineMeta]:
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         settings=settings,
         db=db,
         sessions=sessions,
-        world=server_world(),
+        world_build=WorldBuild(),
         metrics=Metrics.create(),
         keys=TenantKeys(sessions, ttl=settings.key_cache_seconds),
     )

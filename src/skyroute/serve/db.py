@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from skyroute.errors import ConfigError
@@ -44,8 +46,37 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*[\"']([^\"']+)[\"']", re.M)
+
+
+@functools.lru_cache(maxsize=1)
+def head_revisions() -> frozenset[str]:
+    """The newest revision(s), read from the migration files (without importing Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for kind, value in _REVISION.findall(path.read_text()):
+            (revisions if kind == "revision" else parents).add(value)
+    return frozenset(revisions - parents)
+
+
+def at_head(engine: Engine) -> bool:
+    """True when the database's schema is already the newest (the usual restart)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return frozenset(rows) == head_revisions()
+    except DBAPIError:  # no alembic_version table yet: a new database
+        return False
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (a no-op when it is there already)."""
+    """Bring the schema to the newest Alembic revision (a no-op when it is there already).
+
+    Checking the revision first spares the server Alembic's import on every restart.
+    """
+    if at_head(engine):
+        return
     from alembic import command
     from alembic.config import Config
 

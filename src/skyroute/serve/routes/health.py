@@ -38,6 +38,10 @@ def readyz(state: StateDep) -> JSONResponse:
             f"engine workers cannot be started ({engines['start_error']}): sandboxed engines "
             "would all fall back; run the server as root or allow user namespaces"
         )
+    if state.world_build.error is not None:
+        reasons.append(f"the world model failed to build: {state.world_build.error}")
+    elif not state.world_build.ready:
+        reasons.append("the world model is still being built (about a second after start)")
     status = 200 if not reasons else 503
     engine = state.settings.engine_active or DEFAULT_ENGINE
     body = {"ready": not reasons, "reasons": reasons, "engine": engine, "engines": engines}
