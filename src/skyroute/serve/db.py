@@ -19,13 +19,28 @@ from skyroute.serve.errors import ApiError
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL and a busy timeout so several workers can share it."""
+def make_engine(url: str, *, pool_size: int | None = None, pool_timeout_s: float = 30.0) -> Engine:
+    """An engine for ``url``; SQLite gets WAL and a busy timeout so several workers can share it.
+
+    ``pool_size`` connections at most (the server passes its in-flight bound plus a few for
+    the writer and background work, so a request never waits for a connection behind
+    requests that admission control would have refused); waiting longer than
+    ``pool_timeout_s`` for one raises SQLAlchemy's ``TimeoutError`` (a 503 on the API).
+    Without ``pool_size`` (command-line tools) SQLAlchemy's pool grows as it did before.
+    """
+    pool: dict[str, Any] = {"pool_timeout": pool_timeout_s}
+    if pool_size is not None:
+        pool.update(pool_size=pool_size, max_overflow=0)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        in_memory = not path or path == ":memory:"  # one connection: no pool to size
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            **({} if in_memory else pool),
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,7 +58,8 @@ def make_engine(url: str) -> Engine:
             f"database URL {url.split('://')[0]}://... is not supported",
             "use sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
         )
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    pool = {"pool_size": 10, "max_overflow": 20, **pool}
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*[\"']([^\"']+)[\"']", re.M)

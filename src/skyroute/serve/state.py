@@ -20,6 +20,7 @@ from skyroute.world.model import World
 if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
     from skyroute.serve.engines.sandbox import EngineSandbox
+    from skyroute.serve.writer import GroupCommitWriter
 
 
 _WORLD_LOCK = threading.Lock()
@@ -92,6 +93,7 @@ class AppState:
     engines: Engines = field(default_factory=Engines)
     _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
+    writer: GroupCommitWriter | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -137,6 +139,8 @@ class AppState:
             self.gap_filler.nudge()
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()  # commits what is queued first
         if self.gap_filler is not None:
             self.gap_filler.close()
             self.gap_filler = None

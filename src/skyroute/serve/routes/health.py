@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
@@ -50,4 +49,5 @@ def readyz(state: StateDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    content, media_type = state.metrics.render()
+    return Response(content, media_type=media_type)
