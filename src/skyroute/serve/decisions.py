@@ -16,9 +16,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from skyroute.serve import idempotency
 from skyroute.serve.auth import now
@@ -27,8 +30,13 @@ from skyroute.serve.engines.base import Engine, EngineContext, Proposal
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.errors import ApiError
 from skyroute.serve.schemas import DecideRequest
+from skyroute.serve.selections import Selection
 from skyroute.serve.state import AppState
-from skyroute.serve.tables import Decision, EngineSelection
+from skyroute.serve.tables import Decision, EngineSelection, IdempotencyKey
+from skyroute.serve.writer import Rows, column_values
+
+DECISIONS = cast(Table, Decision.__table__)
+IDEMPOTENCY_KEYS = cast(Table, IdempotencyKey.__table__)
 
 
 @dataclass
@@ -59,16 +67,64 @@ class InfeasibleError(ApiError):
 def selected_engine(
     session: Session, state: AppState, tenant_id: str
 ) -> tuple[Engine, dict[str, Any], str | None]:
-    """(engine, config, why it is not the selected one) the tenant's decisions go through."""
-    row = session.get(EngineSelection, tenant_id)
-    if row is None:
+    """(engine, config, why it is not the selected one) the tenant's decisions go through.
+
+    The selection comes from the process's short-lived cache (``serve/selections.py``).
+    """
+    selection = state.selections.get(tenant_id, lambda: _load_selection(session, tenant_id))
+    if selection is None:
         name = state.settings.engine_active or DEFAULT_ENGINE
         return state.engines.get(session, tenant_id, name), {}, None
     try:
-        return state.engines.get(session, tenant_id, row.engine_id), dict(row.config), None
+        engine = state.engines.get(session, tenant_id, selection.engine_id)
+        return engine, dict(selection.config), None
     except ApiError:
         engine = state.engines.get(session, tenant_id, DEFAULT_ENGINE)
-        return engine, {}, f"the selected engine {row.engine_id!r} no longer exists"
+        return engine, {}, f"the selected engine {selection.engine_id!r} no longer exists"
+
+
+def _load_selection(session: Session, tenant_id: str) -> Selection | None:
+    row = session.get(EngineSelection, tenant_id)
+    return None if row is None else Selection(row.engine_id, dict(row.config))
+
+
+@dataclass
+class Prepared:
+    """A decided request or batch waiting to be stored: the answers, the rows, the counts."""
+
+    responses: list[dict[str, Any]]
+    rows: list[Decision]
+    keyed: idempotency.Keyed | None
+    label: str
+    finals: list[Final]
+
+
+def prepare(
+    session: Session,
+    state: AppState,
+    tenant_id: str,
+    items: Sequence[DecideRequest],
+    idempotency_key: str | None = None,
+    *,
+    batch: bool = False,
+) -> Prepared | list[dict[str, Any]]:
+    """Everything but the commit; a retry's stored answers come back as they are."""
+    keyed = None
+    if idempotency_key is not None:
+        keyed = idempotency.Keyed(idempotency_key, idempotency.fingerprint(items, batch))
+        stored = idempotency.stored(session, tenant_id, keyed.key, keyed.fingerprint)
+        if stored is not None:
+            return stored
+    engine, config, missing = selected_engine(session, state, tenant_id)
+    judged = DecisionBatch.build(items, state.world)
+    _refuse_infeasible(judged)
+    finals = resolve(judged, propose(engine, judged, session, state, tenant_id, config), engine)
+    if missing is not None:
+        for final in finals:
+            final.fallback_reason = final.fallback_reason or missing
+    responses, rows = _responses(judged, finals, engine, tenant_id)
+    label = engine.info.name if engine.info.builtin else "uploaded"
+    return Prepared(responses, rows, keyed, label, finals)
 
 
 def decide(
@@ -81,29 +137,108 @@ def decide(
     batch: bool = False,
 ) -> list[dict[str, Any]]:
     """Decide, store and return one response per request (the stored ones on a retry)."""
-    fingerprint = idempotency.fingerprint(items, batch)
-    if idempotency_key is not None:
-        stored = idempotency.stored(session, tenant_id, idempotency_key, fingerprint)
-        if stored is not None:
-            return stored
-    engine, config, missing = selected_engine(session, state, tenant_id)
-    judged = DecisionBatch.build(items, state.world)
-    _refuse_infeasible(judged)
-    finals = resolve(judged, propose(engine, judged, session, state, tenant_id, config), engine)
-    if missing is not None:
-        for final in finals:
-            final.fallback_reason = final.fallback_reason or missing
-    responses, rows = _responses(judged, finals, engine, tenant_id)
-    keyed = idempotency.Keyed(idempotency_key, fingerprint) if idempotency_key else None
-    stored = idempotency.commit(session, tenant_id, rows, keyed)
+    prepared = prepare(session, state, tenant_id, items, idempotency_key, batch=batch)
+    if isinstance(prepared, list):
+        return prepared
+    stored = idempotency.commit(session, tenant_id, prepared.rows, prepared.keyed)
     if stored is not None:  # a concurrent retry with the same key stored first
         return stored
-    label = engine.info.name if engine.info.builtin else "uploaded"
-    for row, final in zip(rows, finals, strict=True):
+    _count(state, prepared)
+    return prepared.responses
+
+
+#: Engines cheap and pure enough to run on the event loop (no I/O, no sandbox, no models).
+INLINE_ENGINES = frozenset({"greedy"})
+#: Larger batches are decided in the threadpool so the event loop keeps answering.
+INLINE_ROWS = 64
+
+
+async def decide_async(
+    state: AppState,
+    tenant_id: str,
+    items: Sequence[DecideRequest],
+    idempotency_key: str | None = None,
+    *,
+    batch: bool = False,
+) -> list[dict[str, Any]]:
+    """:func:`decide` for the event loop, with the same answers.
+
+    Greedy decisions of a tenant whose selection is cached run inline (pure computation);
+    anything that may block (a database read, the sandbox, a model, a big batch) runs in the
+    threadpool. The rows go through the process's group-commit writer: the answer is sent only
+    after the transaction holding them has committed.
+    """
+    with state.sessions() as session:
+        if _inline(state, tenant_id, items, idempotency_key):
+            prepared = prepare(session, state, tenant_id, items, idempotency_key, batch=batch)
+        else:
+            prepared = await run_in_threadpool(
+                prepare, session, state, tenant_id, items, idempotency_key, batch=batch
+            )
+    if isinstance(prepared, list):
+        return prepared
+    if state.writer is None:
+        return await run_in_threadpool(_commit_sync, state, tenant_id, prepared)
+    try:
+        await state.writer.write_async(_writes(tenant_id, prepared))
+    except IntegrityError:
+        keyed = prepared.keyed
+        if keyed is None:
+            raise
+        stored = await run_in_threadpool(_stored_after_conflict, state, tenant_id, keyed)
+        if stored is None:
+            raise
+        return stored  # a concurrent retry with the same key stored first
+    _count(state, prepared)
+    return prepared.responses
+
+
+def _inline(
+    state: AppState, tenant_id: str, items: Sequence[DecideRequest], key: str | None
+) -> bool:
+    if key is not None or len(items) > INLINE_ROWS or not state.world_build.ready:
+        return False
+    entry = state.selections.peek(tenant_id)
+    if entry is None:
+        return False
+    selection = entry.selection
+    name = selection.engine_id if selection else state.settings.engine_active or DEFAULT_ENGINE
+    return name in INLINE_ENGINES
+
+
+def _commit_sync(state: AppState, tenant_id: str, prepared: Prepared) -> list[dict[str, Any]]:
+    with state.sessions() as session:
+        stored = idempotency.commit(session, tenant_id, prepared.rows, prepared.keyed)
+    if stored is not None:
+        return stored
+    _count(state, prepared)
+    return prepared.responses
+
+
+def _stored_after_conflict(
+    state: AppState, tenant_id: str, keyed: idempotency.Keyed
+) -> list[dict[str, Any]] | None:
+    with state.sessions() as session:
+        return idempotency.stored(session, tenant_id, keyed.key, keyed.fingerprint)
+
+
+def _writes(tenant_id: str, prepared: Prepared) -> Rows:
+    """The rows of ``prepared`` for the writer: the decisions, then the idempotency key."""
+    writes: list[tuple[Table, list[dict[str, Any]]]] = [
+        (DECISIONS, [column_values(row) for row in prepared.rows])
+    ]
+    if prepared.keyed is not None:
+        key = idempotency.key_row(tenant_id, prepared.keyed, [row.id for row in prepared.rows])
+        writes.append((IDEMPOTENCY_KEYS, [column_values(key)]))
+    return writes
+
+
+def _count(state: AppState, prepared: Prepared) -> None:
+    label = prepared.label
+    for row, final in zip(prepared.rows, prepared.finals, strict=True):
         state.metrics.decisions.labels(label, row.provider).inc()
         if final.fallback_reason is not None:
             state.metrics.engine_fallbacks.labels(label, reason_class(final.fallback_reason)).inc()
-    return responses
 
 
 #: Fallback reasons as a fixed label set for /metrics (first match wins).

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from skyroute.serve.engines.registry import Engines
 from skyroute.serve.keys import TenantKeys
 from skyroute.serve.metrics import Metrics
+from skyroute.serve.selections import SelectionCache
 from skyroute.serve.settings import Settings
 from skyroute.world.model import World
 
@@ -94,6 +95,7 @@ class AppState:
     _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
     writer: GroupCommitWriter | None = None
+    selections: SelectionCache = field(default_factory=SelectionCache)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

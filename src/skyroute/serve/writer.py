@@ -30,6 +30,11 @@ log = logging.getLogger(__name__)
 Rows = Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
 
 
+def column_values(row: Any) -> dict[str, Any]:
+    """An ORM object's column values, as the writer inserts them (columns left unset: NULL)."""
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
 class WriterClosedError(RuntimeError):
     """The writer was closed (the server is shutting down); nothing was stored."""
 
