@@ -17,6 +17,7 @@ import asyncio
 import json
 import os
 import platform
+import random
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,25 @@ FUNCTION = {
     "origin": "aws:eu-west-1",
     "rate_per_min": 30.0,
 }
+ORIGINS = ("aws:eu-west-1", "aws:us-east-1", "gcp:europe-west1", "azure:eastus", "aws:ap-south-1")
+
+
+def functions(n: int, seed: int = 7) -> list[dict[str, object]]:
+    """``n`` distinct function profiles (the same ``n`` every run): a tenant's fleet."""
+    rng = random.Random(seed)
+    return [
+        {
+            "id": f"fn-{i}",
+            "duration_ms": round(rng.uniform(5, 2_000), 1),
+            "memory_mb": rng.choice((128, 180, 256, 512, 1_024, 2_048, 3_000)),
+            "payload_kb": round(rng.uniform(0, 64), 1),
+            "origin": ORIGINS[i % len(ORIGINS)],
+            "rate_per_min": round(rng.uniform(1, 600), 1),
+        }
+        for i in range(n)
+    ]
+
+
 ADMIN = "bench-admin-token"
 
 
@@ -53,6 +73,7 @@ class Options:
     rss_minutes: float
     database_url: str
     workers: int
+    functions: int
 
 
 def machine() -> str:
@@ -169,8 +190,8 @@ async def measure(host: str, port: int, options: Options, pid: int) -> list[str]
     created.raise_for_status()
     auth = {"Authorization": f"Bearer {created.json()['api_key']}"}
     health = Target.make(host, port, "GET", "/healthz")
-    body = json.dumps({"function": FUNCTION}).encode()
-    decide = Target.make(host, port, "POST", "/api/v1/ml/decide", body, auth)
+    bodies = [json.dumps({"function": f}).encode() for f in functions(options.functions)]
+    decide = Target.make(host, port, "POST", "/api/v1/ml/decide", bodies, auth)
     batch_body = json.dumps(
         {"requests": [{"function": FUNCTION, "caller_key": f"c{i}"} for i in range(1000)]}
     ).encode()
@@ -199,7 +220,7 @@ async def measure(host: str, port: int, options: Options, pid: int) -> list[str]
 
     lower = min(options.rates)
     baseline = normal[f"/decide@{lower}"].ok
-    normal_s = max(0.005, 2 * percentile(baseline, 0.99))
+    normal_s = max(0.010, 2 * percentile(baseline, 0.99))
     overload: list[str] = []
     for factor in (2, 5):
         rate = factor * capacity["/decide"]
@@ -254,6 +275,12 @@ def main() -> None:
     parser.add_argument("--rss-minutes", type=float, default=0.0, help="the doc wants 10")
     parser.add_argument("--database-url", default="", help="default: SQLite in a temp dir")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--functions",
+        type=int,
+        default=1000,
+        help="distinct function profiles /decide cycles through (100000: every request new)",
+    )
     args = parser.parse_args()
     options = Options(
         seconds=2.0 if args.quick else args.seconds,
@@ -262,6 +289,7 @@ def main() -> None:
         rss_minutes=args.rss_minutes,
         database_url=args.database_url,
         workers=args.workers,
+        functions=args.functions,
     )
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
@@ -272,7 +300,8 @@ def main() -> None:
     print(f"Command: {' '.join(['python', 'benchmarks/bench_server.py', *sys.argv[1:]])}")
     print(
         f"Server: `skyroute serve`, {options.workers} worker(s), greedy, {database}, "
-        "under taskset -c 0; generator on core 1"
+        f"under taskset -c 0; generator on core 1; /decide cycles through "
+        f"{options.functions:,} distinct functions"
     )
     print(f"Start-up to the first /healthz 200: {startup:.2f} s\n")
     print("\n".join(lines))

@@ -24,11 +24,15 @@ TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class Target:
-    """One prepared request: the bytes are built once and sent as they are."""
+    """Prepared requests, built once and sent as they are (request ``i`` sends ``raws[i % n]``)."""
 
     host: str
     port: int
-    raw: bytes
+    raws: tuple[bytes, ...]
+
+    @property
+    def raw(self) -> bytes:
+        return self.raws[0]
 
     @classmethod
     def make(
@@ -37,17 +41,21 @@ class Target:
         port: int,
         method: str,
         path: str,
-        body: bytes = b"",
+        body: bytes | list[bytes] = b"",
         headers: dict[str, str] | None = None,
     ) -> Target:
+        bodies = body if isinstance(body, list) else [body]
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
         for name, value in (headers or {}).items():
             lines.append(f"{name}: {value}")
-        if body or method == "POST":
+        if method == "POST":
             lines.append("Content-Type: application/json")
-            lines.append(f"Content-Length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        return cls(host, port, head + body)
+        head = "\r\n".join(lines)
+        raws = []
+        for each in bodies:
+            length = f"\r\nContent-Length: {len(each)}" if method == "POST" else ""
+            raws.append(f"{head}{length}\r\n\r\n".encode() + each)
+        return cls(host, port, tuple(raws))
 
 
 @dataclass
@@ -142,12 +150,12 @@ async def _send(conn: Connection, raw: bytes, due: float, result: Result) -> Non
 async def open_loop(target: Target, rate: float, seconds: float, connections: int = 64) -> Result:
     """Offer ``rate`` requests/s for ``seconds``; latency counts from each scheduled time."""
     result = Result(offered=int(rate * seconds))
-    queue: asyncio.Queue[float | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
 
     async def worker() -> None:
         conn = Connection(target)
-        while (due := await queue.get()) is not None:
-            await _send(conn, target.raw, due, result)
+        while (job := await queue.get()) is not None:
+            await _send(conn, job[1], job[0], result)
         conn.close()
 
     workers = [asyncio.create_task(worker()) for _ in range(connections)]
@@ -157,7 +165,7 @@ async def open_loop(target: Target, rate: float, seconds: float, connections: in
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        queue.put_nowait(due)
+        queue.put_nowait((due, target.raws[i % len(target.raws)]))
     for _ in workers:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
@@ -173,8 +181,9 @@ async def closed_loop(target: Target, seconds: float, connections: int) -> Resul
     async def worker() -> None:
         conn = Connection(target)
         while time.perf_counter() < stop:
+            raw = target.raws[result.offered % len(target.raws)]
             result.offered += 1
-            await _send(conn, target.raw, time.perf_counter(), result)
+            await _send(conn, raw, time.perf_counter(), result)
         conn.close()
 
     start = time.perf_counter()

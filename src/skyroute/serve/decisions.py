@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -25,15 +25,23 @@ from starlette.concurrency import run_in_threadpool
 
 from skyroute.serve import idempotency
 from skyroute.serve.auth import now
-from skyroute.serve.candidates import DecisionBatch, Miss, placement_dict
+from skyroute.serve.candidates import (
+    DecisionBatch,
+    ExpectedOut,
+    Miss,
+    current_hour,
+    placement_dict,
+)
 from skyroute.serve.engines.base import Engine, EngineContext, Proposal
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.errors import ApiError
+from skyroute.serve.memo import MemoKey
 from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.selections import Selection
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import Decision, EngineSelection, IdempotencyKey
 from skyroute.serve.writer import Rows, column_values
+from skyroute.world.model import World
 
 DECISIONS = cast(Table, Decision.__table__)
 IDEMPOTENCY_KEYS = cast(Table, IdempotencyKey.__table__)
@@ -116,15 +124,40 @@ def prepare(
         if stored is not None:
             return stored
     engine, config, missing = selected_engine(session, state, tenant_id)
-    judged = DecisionBatch.build(items, state.world)
-    _refuse_infeasible(judged)
-    finals = resolve(judged, propose(engine, judged, session, state, tenant_id, config), engine)
+    memo_key = _memo_key(engine, missing, items)
+    remembered = state.memo.get(memo_key) if memo_key is not None else None
+    if remembered is not None:
+        final, outcome = remembered
+        finals, expected = [replace(final)], [outcome]
+    else:
+        judged = DecisionBatch.build(items, state.world)
+        _refuse_infeasible(judged)
+        proposals = propose(engine, judged, session, state, tenant_id, config)
+        finals = resolve(judged, proposals, engine)
+        expected = judged.expected_for(range(len(finals)), [f.placement for f in finals])
+        if memo_key is not None:
+            state.memo.put(memo_key, (replace(finals[0]), expected[0]))
     if missing is not None:
         for final in finals:
             final.fallback_reason = final.fallback_reason or missing
-    responses, rows = _responses(judged, finals, engine, tenant_id)
+    responses, rows = _responses(items, state.world, finals, expected, engine, tenant_id)
     label = engine.info.name if engine.info.builtin else "uploaded"
     return Prepared(responses, rows, keyed, label, finals)
+
+
+#: Engines whose answer depends only on the request, the hour and the world (memoised).
+MEMO_ENGINES = frozenset({"greedy"})
+
+
+def _memo_key(
+    engine: Engine, missing: str | None, items: Sequence[DecideRequest]
+) -> MemoKey | None:
+    """The memo key of a single greedy request (None: decide it afresh)."""
+    if len(items) != 1 or missing is not None or engine.info.name not in MEMO_ENGINES:
+        return None
+    if not engine.info.builtin:
+        return None
+    return MemoKey(engine.info.version, current_hour(), items[0].model_dump_json())
 
 
 def decide(
@@ -359,15 +392,19 @@ def _refuse_infeasible(judged: DecisionBatch) -> None:
 
 
 def _responses(
-    judged: DecisionBatch, finals: list[Final], engine: Engine, tenant_id: str
+    items: Sequence[DecideRequest],
+    world: World,
+    finals: list[Final],
+    expected: list[ExpectedOut],
+    engine: Engine,
+    tenant_id: str,
 ) -> tuple[list[dict[str, Any]], list[Decision]]:
-    expected = judged.expected_for(range(len(finals)), [f.placement for f in finals])
     responses: list[dict[str, Any]] = []
     rows: list[Decision] = []
     moment = now()
-    for item, final, exp in zip(judged.items, finals, expected, strict=True):
+    for item, final, exp in zip(items, finals, expected, strict=True):
         decision_id = str(uuid.uuid4())
-        where = placement_dict(judged.world, final.placement)
+        where = placement_dict(world, final.placement)
         response = {
             "decision_id": decision_id,
             "placement": where,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from skyroute.serve.engines.registry import Engines
 from skyroute.serve.keys import TenantKeys
+from skyroute.serve.memo import Memo
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.selections import SelectionCache
 from skyroute.serve.settings import Settings
@@ -96,6 +97,8 @@ class AppState:
     gap_filler: BackgroundWorker | None = None
     writer: GroupCommitWriter | None = None
     selections: SelectionCache = field(default_factory=SelectionCache)
+    #: Greedy answers per distinct request and hour (``serve/memo.py``).
+    memo: Memo[Any] = field(default_factory=Memo)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
