@@ -162,3 +162,41 @@ def test_nothing_acknowledged_is_lost_when_the_process_is_killed(
     assert len(acknowledged) >= 500
     missing = set(acknowledged) - stored_ids(engine)
     assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:3]}"
+
+
+def test_requests_of_one_loop_iteration_go_to_the_writer_together(engine: Engine) -> None:
+    writer = GroupCommitWriter(engine)
+
+    async def many() -> None:
+        await asyncio.gather(
+            *(writer.write_async([(PROBE, [{"id": f"g{i}", "n": i}])]) for i in range(20))
+        )
+
+    try:
+        asyncio.run(many())
+    finally:
+        writer.close()
+    assert writer.commits == 1
+    assert len(stored_ids(engine)) == 20
+
+
+def test_a_conflict_in_a_group_fails_only_its_request(engine: Engine) -> None:
+    writer = GroupCommitWriter(engine)
+    writer.write([(PROBE, [{"id": "taken", "n": 0}])])
+
+    async def group() -> list[BaseException | None]:
+        results = await asyncio.gather(
+            writer.write_async([(PROBE, [{"id": "x", "n": 1}])]),
+            writer.write_async([(PROBE, [{"id": "taken", "n": 2}])]),
+            writer.write_async([(PROBE, [{"id": "y", "n": 3}])]),
+            return_exceptions=True,
+        )
+        return [r if isinstance(r, BaseException) else None for r in results]
+
+    try:
+        outcomes = asyncio.run(group())
+    finally:
+        writer.close()
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], IntegrityError)
+    assert stored_ids(engine) == {"taken", "x", "y"}

@@ -6,8 +6,12 @@ one transaction commits, the next requests queue up and go into the following on
 one commit serves tens of requests instead of one each, and no request holds a pooled
 connection while it waits (the old path held one per request and ran out of them).
 
-A batch that fails (say, one request's idempotency key was stored by a concurrent retry) is
-retried request by request, so only the request whose rows conflict sees the error.
+On the event loop, the requests of one loop iteration are handed over together: one wake-up
+of the writer thread and one wake-up of the loop per group instead of per request (a thread
+hand-off costs about as much as a greedy decision).
+
+A transaction that fails (say, one request's idempotency key was stored by a concurrent retry)
+is retried request by request, so only the request whose rows conflict sees the error.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: One request's writes: rows per table, inserted in the order given.
 Rows = Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
+#: Per request of a group: None when stored, else the error that kept it from being stored.
+Outcomes = list[BaseException | None]
 
 
 def column_values(row: Any) -> dict[str, Any]:
@@ -40,13 +46,15 @@ class WriterClosedError(RuntimeError):
 
 
 @dataclass
-class _Pending:
-    rows: Rows
-    done: concurrent.futures.Future[None] = field(default_factory=concurrent.futures.Future)
+class _Group:
+    """Requests handed over together; ``done`` resolves with one outcome per request."""
+
+    requests: list[Rows]
+    done: concurrent.futures.Future[Outcomes] = field(default_factory=concurrent.futures.Future)
 
     @property
     def size(self) -> int:
-        return sum(len(values) for _, values in self.rows)
+        return sum(len(values) for rows in self.requests for _, values in rows)
 
 
 class GroupCommitWriter:
@@ -60,29 +68,65 @@ class GroupCommitWriter:
     def __init__(self, engine: Engine, *, max_rows: int = 2_000) -> None:
         self._engine = engine
         self._max_rows = max_rows
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
+        self._waiting: list[tuple[Rows, asyncio.Future[None]]] = []
         self._thread = threading.Thread(target=self._run, name="skyroute-writer", daemon=True)
         self._thread.start()
         self.commits = 0  # transactions committed (for tests and the benchmark's notes)
 
     def submit(self, rows: Rows) -> concurrent.futures.Future[None]:
         """Queue ``rows``; the future resolves when they are committed (or with the error)."""
-        pending = _Pending(rows)
-        with self._lock:
-            if self._closed:
-                raise WriterClosedError("the decision writer is closed")
-            self._queue.put(pending)
-        return pending.done
+        result: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def settle(group: concurrent.futures.Future[Outcomes]) -> None:
+            error = group.exception() or group.result()[0]
+            if error is None:
+                result.set_result(None)
+            else:
+                result.set_exception(error)
+
+        self._hand_over([rows]).add_done_callback(settle)
+        return result
 
     def write(self, rows: Rows) -> None:
         """Store ``rows`` and return once they are committed (from a worker thread)."""
         self.submit(rows).result()
 
     async def write_async(self, rows: Rows) -> None:
-        """Store ``rows`` and return once they are committed (from the event loop)."""
-        await asyncio.wrap_future(self.submit(rows))
+        """Store ``rows`` and return once they are committed (from the event loop).
+
+        Requests of the same loop iteration go to the writer as one group.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._flush, loop)
+        self._waiting.append((rows, future))
+        await future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting, self._waiting = self._waiting, []
+        try:
+            group = self._hand_over([rows for rows, _ in waiting])
+        except WriterClosedError as exc:
+            for _, future in waiting:
+                future.set_exception(exc)
+            return
+
+        def wake(done: concurrent.futures.Future[Outcomes]) -> None:
+            loop.call_soon_threadsafe(_settle_all, waiting, done)
+
+        group.add_done_callback(wake)
+
+    def _hand_over(self, requests: list[Rows]) -> concurrent.futures.Future[Outcomes]:
+        group = _Group(requests)
+        with self._lock:
+            if self._closed:
+                raise WriterClosedError("the decision writer is closed")
+            self._queue.put(group)
+        return group.done
 
     def close(self) -> None:
         """Commit what is queued, then stop the thread."""
@@ -112,40 +156,56 @@ class GroupCommitWriter:
                 rows += more.size
             self._commit(batch)
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[_Group]) -> None:
+        requests = [rows for group in batch for rows in group.requests]
         try:
-            self._insert(batch)
-        except DBAPIError:
-            if len(batch) == 1:
-                self._settle(batch[0])
-                return
-            for pending in batch:  # isolate the request whose rows failed
-                self._settle(pending)
-            return
+            self._insert(requests)
+            outcomes: Outcomes = [None] * len(requests)
+        except DBAPIError as exc:
+            # Isolate the request whose rows failed: each in its own transaction.
+            outcomes = [exc] if len(requests) == 1 else [self._alone(r) for r in requests]
         except BaseException as exc:  # anything else fails the batch, never the thread
             log.exception("decision writer failed")
-            for pending in batch:
-                pending.done.set_exception(exc)
+            for group in batch:
+                group.done.set_exception(exc)
             return
-        for pending in batch:
-            pending.done.set_result(None)
+        start = 0
+        for group in batch:
+            end = start + len(group.requests)
+            group.done.set_result(outcomes[start:end])
+            start = end
 
-    def _settle(self, pending: _Pending) -> None:
+    def _alone(self, rows: Rows) -> BaseException | None:
         try:
-            self._insert([pending])
+            self._insert([rows])
         except BaseException as exc:
-            pending.done.set_exception(exc)
-        else:
-            pending.done.set_result(None)
+            return exc
+        return None
 
-    def _insert(self, batch: list[_Pending]) -> None:
-        """One transaction: each table's rows of the whole batch as one executemany."""
+    def _insert(self, requests: list[Rows]) -> None:
+        """One transaction: each table's rows of every request as one executemany."""
         by_table: dict[Table, list[Mapping[str, Any]]] = {}
-        for pending in batch:
-            for table, values in pending.rows:
+        for rows in requests:
+            for table, values in rows:
                 by_table.setdefault(table, []).extend(values)
         with self._engine.begin() as connection:
             for table, values in by_table.items():
                 if values:
                     connection.execute(insert(table), values)
         self.commits += 1
+
+
+def _settle_all(
+    waiting: list[tuple[Rows, asyncio.Future[None]]],
+    done: concurrent.futures.Future[Outcomes],
+) -> None:
+    """On the loop: resolve every request of a group with its own outcome."""
+    failure = done.exception()
+    outcomes = done.result() if failure is None else [failure] * len(waiting)
+    for (_, future), error in zip(waiting, outcomes, strict=True):
+        if future.done():  # the request was cancelled (client gone); its rows are stored
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
