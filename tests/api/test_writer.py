@@ -164,8 +164,11 @@ def test_nothing_acknowledged_is_lost_when_the_process_is_killed(
     assert not missing, f"{len(missing)} acknowledged writes lost, e.g. {sorted(missing)[:3]}"
 
 
-def test_requests_of_one_loop_iteration_go_to_the_writer_together(engine: Engine) -> None:
-    writer = GroupCommitWriter(engine)
+@pytest.mark.parametrize("inline", [False, True], ids=["thread", "inline"])
+def test_requests_of_one_loop_iteration_go_to_the_writer_together(
+    engine: Engine, inline: bool
+) -> None:
+    writer = GroupCommitWriter(engine, inline=inline)
 
     async def many() -> None:
         await asyncio.gather(
@@ -180,8 +183,9 @@ def test_requests_of_one_loop_iteration_go_to_the_writer_together(engine: Engine
     assert len(stored_ids(engine)) == 20
 
 
-def test_a_conflict_in_a_group_fails_only_its_request(engine: Engine) -> None:
-    writer = GroupCommitWriter(engine)
+@pytest.mark.parametrize("inline", [False, True], ids=["thread", "inline"])
+def test_a_conflict_in_a_group_fails_only_its_request(engine: Engine, inline: bool) -> None:
+    writer = GroupCommitWriter(engine, inline=inline)
     writer.write([(PROBE, [{"id": "taken", "n": 0}])])
 
     async def group() -> list[BaseException | None]:

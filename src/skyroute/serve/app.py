@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         metrics=Metrics.create(),
         keys=TenantKeys(sessions, ttl=settings.key_cache_seconds),
     )
-    state.writer = GroupCommitWriter(db)
+    # SQLite commits are local file appends: done on the loop, they never wait for the GIL.
+    state.writer = GroupCommitWriter(db, inline=db.dialect.name == "sqlite")
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

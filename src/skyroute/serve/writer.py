@@ -8,7 +8,11 @@ connection while it waits (the old path held one per request and ran out of them
 
 On the event loop, the requests of one loop iteration are handed over together: one wake-up
 of the writer thread and one wake-up of the loop per group instead of per request (a thread
-hand-off costs about as much as a greedy decision).
+hand-off costs about as much as a greedy decision). With ``inline`` (the server uses it for
+SQLite, whose commit is a local file append) the group is committed on the loop itself: under
+load a busy loop holds the GIL, and a writer thread that needs it back after every database
+call would wait a switch interval (5 ms) each time, so commits, and with them every accepted
+request, would crawl exactly when the server is busiest.
 
 A transaction that fails (say, one request's idempotency key was stored by a concurrent retry)
 is retried request by request, so only the request whose rows conflict sees the error.
@@ -63,11 +67,14 @@ class GroupCommitWriter:
     Args:
         engine: the database; the writer uses one pooled connection at a time.
         max_rows: rows per transaction at most (a batch closes early when the queue is empty).
+        inline: commit the event loop's groups on the loop (no thread hand-off).
     """
 
-    def __init__(self, engine: Engine, *, max_rows: int = 2_000) -> None:
+    def __init__(self, engine: Engine, *, max_rows: int = 2_000, inline: bool = False) -> None:
         self._engine = engine
         self._max_rows = max_rows
+        self._inline = inline
+        self._commit_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -108,6 +115,12 @@ class GroupCommitWriter:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting, self._waiting = self._waiting, []
+        if self._inline and not self._closed:
+            done: concurrent.futures.Future[Outcomes] = concurrent.futures.Future()
+            with self._commit_lock:  # one transaction at a time, with the thread's
+                self._commit([_Group([rows for rows, _ in waiting], done)])
+            _settle_all(waiting, done)
+            return
         try:
             group = self._hand_over([rows for rows, _ in waiting])
         except WriterClosedError as exc:
@@ -143,6 +156,10 @@ class GroupCommitWriter:
             first = self._queue.get()
             if first is None:
                 return
+            if self._inline:
+                with self._commit_lock:
+                    self._commit([first])
+                continue
             batch, rows = [first], first.size
             while rows < self._max_rows:
                 try:
