@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,22 @@ from skyroute.errors import ConfigError
 from skyroute.serve.errors import ApiError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _json_serializer() -> Callable[[Any], str]:
+    """JSON columns through orjson when it is there (a tenth of ``json.dumps``' time)."""
+    try:
+        import orjson
+    except ImportError:  # the serve extra brings it; the standard library still works
+        import json
+
+        return json.dumps
+    option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value, option=option).decode()
+
+    return dumps
 
 
 def make_engine(url: str, *, pool_size: int | None = None, pool_timeout_s: float = 30.0) -> Engine:
@@ -39,6 +55,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pool_timeout_s: float
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=_json_serializer(),
             **({} if in_memory else pool),
         )
 
@@ -59,7 +76,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pool_timeout_s: float
             "use sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
         )
     pool = {"pool_size": 10, "max_overflow": 20, **pool}
-    return create_engine(url, pool_pre_ping=True, **pool)
+    return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer(), **pool)
 
 
 _REVISION = re.compile(r"^(down_revision|revision)\b[^=]*=\s*[\"']([^\"']+)[\"']", re.M)

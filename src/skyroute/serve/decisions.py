@@ -101,7 +101,8 @@ class Prepared:
     """A decided request or batch waiting to be stored: the answers, the rows, the counts."""
 
     responses: list[dict[str, Any]]
-    rows: list[Decision]
+    #: The ``decisions`` rows as column values (an ORM object costs more than the decision).
+    rows: list[dict[str, Any]]
     keyed: idempotency.Keyed | None
     label: str
     finals: list[Final]
@@ -173,7 +174,7 @@ def decide(
     prepared = prepare(session, state, tenant_id, items, idempotency_key, batch=batch)
     if isinstance(prepared, list):
         return prepared
-    stored = idempotency.commit(session, tenant_id, prepared.rows, prepared.keyed)
+    stored = idempotency.commit(session, tenant_id, _orm(prepared), prepared.keyed)
     if stored is not None:  # a concurrent retry with the same key stored first
         return stored
     _count(state, prepared)
@@ -241,7 +242,7 @@ def _inline(
 
 def _commit_sync(state: AppState, tenant_id: str, prepared: Prepared) -> list[dict[str, Any]]:
     with state.sessions() as session:
-        stored = idempotency.commit(session, tenant_id, prepared.rows, prepared.keyed)
+        stored = idempotency.commit(session, tenant_id, _orm(prepared), prepared.keyed)
     if stored is not None:
         return stored
     _count(state, prepared)
@@ -257,19 +258,21 @@ def _stored_after_conflict(
 
 def _writes(tenant_id: str, prepared: Prepared) -> Rows:
     """The rows of ``prepared`` for the writer: the decisions, then the idempotency key."""
-    writes: list[tuple[Table, list[dict[str, Any]]]] = [
-        (DECISIONS, [column_values(row) for row in prepared.rows])
-    ]
+    writes: list[tuple[Table, list[dict[str, Any]]]] = [(DECISIONS, prepared.rows)]
     if prepared.keyed is not None:
-        key = idempotency.key_row(tenant_id, prepared.keyed, [row.id for row in prepared.rows])
+        key = idempotency.key_row(tenant_id, prepared.keyed, [row["id"] for row in prepared.rows])
         writes.append((IDEMPOTENCY_KEYS, [column_values(key)]))
     return writes
+
+
+def _orm(prepared: Prepared) -> list[Decision]:
+    return [Decision(**row) for row in prepared.rows]
 
 
 def _count(state: AppState, prepared: Prepared) -> None:
     label = prepared.label
     for row, final in zip(prepared.rows, prepared.finals, strict=True):
-        state.metrics.decisions.labels(label, row.provider).inc()
+        state.metrics.decisions.labels(label, row["provider"]).inc()
         if final.fallback_reason is not None:
             state.metrics.engine_fallbacks.labels(label, reason_class(final.fallback_reason)).inc()
 
@@ -398,9 +401,9 @@ def _responses(
     expected: list[ExpectedOut],
     engine: Engine,
     tenant_id: str,
-) -> tuple[list[dict[str, Any]], list[Decision]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     responses: list[dict[str, Any]] = []
-    rows: list[Decision] = []
+    rows: list[dict[str, Any]] = []
     moment = now()
     for item, final, exp in zip(items, finals, expected, strict=True):
         decision_id = str(uuid.uuid4())
@@ -418,18 +421,19 @@ def _responses(
             "constraint_violations": [m.__dict__ for m in final.violations],
         }
         rows.append(
-            Decision(
-                id=decision_id,
-                tenant_id=tenant_id,
-                engine=engine.info.name,
-                model_versions=final.model_versions,
-                fallback=final.fallback_reason is not None,
-                provider=str(where["provider"]),
-                function_id=item.function.id,
-                request=item.model_dump(mode="json"),
-                response=response,
-                created_at=moment,
-            )
+            {
+                "id": decision_id,
+                "tenant_id": tenant_id,
+                "idempotency_key": None,
+                "engine": engine.info.name,
+                "model_versions": final.model_versions,
+                "fallback": final.fallback_reason is not None,
+                "provider": str(where["provider"]),
+                "function_id": item.function.id,
+                "request": item.model_dump(mode="json"),
+                "response": response,
+                "created_at": moment,
+            }
         )
         responses.append(response)
     return responses, rows
