@@ -93,7 +93,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     app.state.skyroute = state
     errors.install(app)
-    routers = (health, admin, models, engines, decide, route, gapfill, spot)
+    # The hot routes first: FastAPI tries routes in order (paths here never overlap).
+    routers = (decide, health, admin, models, engines, route, gapfill, spot)
     for router in (module.router for module in routers):
         app.include_router(router)
 

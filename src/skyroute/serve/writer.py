@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.exc import DBAPIError
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,10 @@ class GroupCommitWriter:
         self._closed = False
         self._lock = threading.Lock()
         self._waiting: list[tuple[Rows, asyncio.Future[None]]] = []
+        self.commits = 0  # transactions committed (for tests and the benchmark's notes)
+        self._held: Connection | None = None
         self._thread = threading.Thread(target=self._run, name="skyroute-writer", daemon=True)
         self._thread.start()
-        self.commits = 0  # transactions committed (for tests and the benchmark's notes)
 
     def submit(self, rows: Rows) -> concurrent.futures.Future[None]:
         """Queue ``rows``; the future resolves when they are committed (or with the error)."""
@@ -149,6 +150,8 @@ class GroupCommitWriter:
             self._closed = True
             self._queue.put(None)
         self._thread.join()
+        with self._commit_lock:
+            self._drop_connection()
 
     def _run(self) -> None:
         stopping = False
@@ -205,11 +208,36 @@ class GroupCommitWriter:
         for rows in requests:
             for table, values in rows:
                 by_table.setdefault(table, []).extend(values)
-        with self._engine.begin() as connection:
-            for table, values in by_table.items():
-                if values:
-                    connection.execute(insert(table), values)
-        self.commits += 1
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                with connection.begin():
+                    for table, values in by_table.items():
+                        if values:
+                            connection.execute(insert(table), values)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise  # e.g. a conflict: rolled back, the connection stays usable
+                self._drop_connection()
+                if attempt == 2:
+                    raise
+                continue  # the held connection had died (server restart, idle timeout)
+            except BaseException:
+                self._drop_connection()
+                raise
+            self.commits += 1
+            return
+
+    def _connection(self) -> Connection:
+        """The writer's own connection, kept between transactions (no pool round trip)."""
+        if self._held is None:
+            self._held = self._engine.connect()
+        return self._held
+
+    def _drop_connection(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
 
 def _settle_all(

@@ -50,4 +50,3 @@ def admin_only(request: Request, state: Annotated[AppState, Depends(get_state)])
 StateDep = Annotated[AppState, Depends(get_state)]
 SessionDep = Annotated[Session, Depends(get_session)]
 TenantDep = Annotated[str, Depends(get_tenant)]
-FastTenantDep = Annotated[str, Depends(get_tenant_fast)]
