@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Request, Response
 
-from skyroute.serve import decisions
+from skyroute.serve.decide_async import decide_async
 from skyroute.serve.routes.deps import get_state, get_tenant_fast
 from skyroute.serve.schemas import BatchOut, BatchRequest, DecideRequest, DecisionOut
 
@@ -42,7 +42,7 @@ async def decide(
     """
     state = await get_state(request)
     tenant = await get_tenant_fast(request, state)
-    answers = await decisions.decide_async(state, tenant, [body], idempotency_key)
+    answers = await decide_async(state, tenant, [body], idempotency_key)
     return json_response(answers[0])
 
 
@@ -55,7 +55,5 @@ async def decide_batch(
     """Place many functions in one call (one pass, one commit); constraints as for /decide."""
     state = await get_state(request)
     tenant = await get_tenant_fast(request, state)
-    answers = await decisions.decide_async(
-        state, tenant, body.requests, idempotency_key, batch=True
-    )
+    answers = await decide_async(state, tenant, body.requests, idempotency_key, batch=True)
     return json_response({"decisions": answers})
