@@ -7,9 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.types import Message, Receive, Scope, Send
 
-from skyroute.serve.admission import Admission
+from skyroute.serve.admission import Admission, install_pool_timeout
 
 
 class Held:
@@ -120,3 +123,17 @@ def test_an_app_that_fails_releases_its_place() -> None:
         assert app.in_flight == 0 and app.per_tenant == {}
 
     asyncio.run(run())
+
+
+def test_waiting_too_long_for_a_database_connection_is_a_503_not_a_500() -> None:
+    app = FastAPI()
+    install_pool_timeout(app, retry_after_s=2)
+
+    @app.get("/busy")
+    def busy() -> None:
+        raise PoolTimeoutError("QueuePool limit of size 68 overflow 0 reached")
+
+    response = TestClient(app).get("/busy")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert response.json()["error"]["code"] == "overloaded"
