@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, event, select
 from sqlalchemy.exc import IntegrityError
 
+from skyroute.serve import writer as writer_module
 from skyroute.serve.db import make_engine
 from skyroute.serve.writer import GroupCommitWriter, WriterClosedError
 
@@ -204,3 +205,38 @@ def test_a_conflict_in_a_group_fails_only_its_request(engine: Engine, inline: bo
     assert outcomes[0] is None and outcomes[2] is None
     assert isinstance(outcomes[1], IntegrityError)
     assert stored_ids(engine) == {"taken", "x", "y"}
+
+
+def test_sqlite_checkpoints_run_in_the_writer_thread_not_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "CHECKPOINT_EVERY_S", 0.01)
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    PROBE.metadata.create_all(engine)
+    threads: list[str] = []
+    checkpointed = threading.Event()
+    original = GroupCommitWriter._checkpoint
+
+    def spy(self: GroupCommitWriter) -> None:
+        threads.append(threading.current_thread().name)
+        original(self)
+        checkpointed.set()
+
+    monkeypatch.setattr(GroupCommitWriter, "_checkpoint", spy)
+    writer = GroupCommitWriter(engine, inline=True)
+
+    async def many() -> None:
+        for i in range(50):
+            await writer.write_async([(PROBE, [{"id": f"w{i}", "n": i}])])
+
+    try:
+        asyncio.run(many())
+        held = writer._connection()
+        driver = held.connection.driver_connection
+        assert driver is not None
+        assert driver.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        assert checkpointed.wait(10)
+    finally:
+        writer.close()
+        engine.dispose()
+    assert set(threads) == {"skyroute-writer"}

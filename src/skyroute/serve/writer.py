@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: One request's writes: rows per table, inserted in the order given.
 Rows = Sequence[tuple[Table, Sequence[Mapping[str, Any]]]]
+#: SQLite (inline mode): how often the writer thread checkpoints the write-ahead log.
+CHECKPOINT_EVERY_S = 1.0
 #: Per request of a group: None when stored, else the error that kept it from being stored.
 Outcomes = list[BaseException | None]
 
@@ -74,6 +76,8 @@ class GroupCommitWriter:
         self._engine = engine
         self._max_rows = max_rows
         self._inline = inline
+        #: Checkpoints move to the writer thread only where commits run on the loop (SQLite).
+        self._own_checkpoints = inline and engine.dialect.name == "sqlite"
         self._commit_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
         self._closed = False
@@ -156,7 +160,13 @@ class GroupCommitWriter:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(
+                    timeout=CHECKPOINT_EVERY_S if self._own_checkpoints else None
+                )
+            except queue.Empty:
+                self._checkpoint()
+                continue
             if first is None:
                 return
             if self._inline:
@@ -232,12 +242,35 @@ class GroupCommitWriter:
         """The writer's own connection, kept between transactions (no pool round trip)."""
         if self._held is None:
             self._held = self._engine.connect()
+            if self._own_checkpoints:  # run in the writer thread, never on the loop
+                _pragma(self._held, "PRAGMA wal_autocheckpoint=0")
         return self._held
+
+    def _checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file without blocking writers (SQLite).
+
+        A commit that crosses SQLite's automatic checkpoint threshold does this work itself,
+        for milliseconds; on the event loop that stalled every request in flight.
+        """
+        try:
+            with self._engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except DBAPIError:
+            log.warning("WAL checkpoint failed; the next one retries", exc_info=True)
 
     def _drop_connection(self) -> None:
         if self._held is not None:
+            if self._own_checkpoints and not self._held.invalidated:  # back as it came
+                _pragma(self._held, "PRAGMA wal_autocheckpoint=1000")
             self._held.close()
             self._held = None
+
+
+def _pragma(connection: Connection, statement: str) -> None:
+    """A connection setting, outside any transaction (SQLite)."""
+    driver = connection.connection.driver_connection
+    if driver is not None:
+        driver.execute(statement)
 
 
 def _settle_all(
