@@ -5,6 +5,7 @@ One app per process; several worker processes share state only through the datab
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -23,6 +24,12 @@ from skyroute.serve.metrics import Metrics, RequestTimer
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, WorldBuild
 from skyroute.serve.writer import GroupCommitWriter
+
+#: How long the event loop may hold the GIL while another thread waits for it. The writer
+#: thread (PostgreSQL) and the threadpool need it back after every database call; at Python's
+#: default 5 ms a busy loop made each of those calls wait that long (p99 at 500/s on
+#: PostgreSQL 17 -> 8 ms, capacity 908 -> 1,077/s). Process-wide, set when the server starts.
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 def _inspect_with(settings: Settings) -> Callable[[str], EngineMeta]:
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         if settings.gap_filler_enabled:
             state.start_gap_filler()
             if settings.gap_filler_run_on_startup:
