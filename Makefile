@@ -29,8 +29,8 @@ test: install  ## lint, type-check and the whole test suite
 bench: install  ## measured figures for docs/benchmarks.md
 	taskset -c 0 $(PY) benchmarks/bench_simulator.py
 
-bench-server: install  ## decision server throughput and latency (one worker)
-	$(PY) benchmarks/bench_server.py
+bench-server: install  ## open-loop decision server table (BENCH_ARGS=--quick for a short run)
+	$(PY) benchmarks/bench_server.py $(BENCH_ARGS)
 
 bench-gapfill: install  ## gap-fill rows/s on SQLite and PostgreSQL (services.sh starts them)
 	bash scripts/services.sh

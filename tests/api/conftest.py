@@ -46,6 +46,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        test_client.app.state.skyroute.world_build.get()  # built in the background: wait
         yield test_client
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import typer
 
@@ -23,6 +24,7 @@ def serve(
 
     from skyroute.serve.app import check_engines
     from skyroute.serve.db import make_engine, migrate
+    from skyroute.serve.metrics import multiprocess_dir
     from skyroute.serve.settings import Settings
 
     settings = Settings.from_env()
@@ -37,12 +39,18 @@ def serve(
         f"(database {settings.db_url.split('://')[0]}, engine "
         f"{settings.engine_active or 'greedy'}; API docs at /docs)"
     )
-    uvicorn.run(
-        "skyroute.serve.app:app_from_env",
-        factory=True,
-        host=bind_host,
-        port=bind_port,
-        workers=workers or settings.workers,
-        timeout_graceful_shutdown=DRAIN_SECONDS,
-        log_level="info",
-    )
+    processes = workers or settings.workers
+    metrics_dir = multiprocess_dir(processes)  # one set of counters over all the workers
+    try:
+        uvicorn.run(
+            "skyroute.serve.app:app_from_env",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            workers=processes,
+            timeout_graceful_shutdown=DRAIN_SECONDS,
+            log_level="info",
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -15,20 +15,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from skyroute.serve import idempotency
 from skyroute.serve.auth import now
-from skyroute.serve.candidates import DecisionBatch, Miss, placement_dict
+from skyroute.serve.candidates import (
+    DecisionBatch,
+    ExpectedOut,
+    Miss,
+    current_hour,
+    placement_dict,
+)
 from skyroute.serve.engines.base import Engine, EngineContext, Proposal
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.errors import ApiError
+from skyroute.serve.memo import MemoKey
 from skyroute.serve.schemas import DecideRequest
+from skyroute.serve.selections import Selection
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import Decision, EngineSelection
+from skyroute.world.model import World
 
 
 @dataclass
@@ -59,16 +68,90 @@ class InfeasibleError(ApiError):
 def selected_engine(
     session: Session, state: AppState, tenant_id: str
 ) -> tuple[Engine, dict[str, Any], str | None]:
-    """(engine, config, why it is not the selected one) the tenant's decisions go through."""
-    row = session.get(EngineSelection, tenant_id)
-    if row is None:
+    """(engine, config, why it is not the selected one) the tenant's decisions go through.
+
+    The selection comes from the process's short-lived cache (``serve/selections.py``).
+    """
+    selection = state.selections.get(tenant_id, lambda: _load_selection(session, tenant_id))
+    if selection is None:
         name = state.settings.engine_active or DEFAULT_ENGINE
         return state.engines.get(session, tenant_id, name), {}, None
     try:
-        return state.engines.get(session, tenant_id, row.engine_id), dict(row.config), None
+        engine = state.engines.get(session, tenant_id, selection.engine_id)
+        return engine, dict(selection.config), None
     except ApiError:
         engine = state.engines.get(session, tenant_id, DEFAULT_ENGINE)
-        return engine, {}, f"the selected engine {row.engine_id!r} no longer exists"
+        return engine, {}, f"the selected engine {selection.engine_id!r} no longer exists"
+
+
+def _load_selection(session: Session, tenant_id: str) -> Selection | None:
+    row = session.get(EngineSelection, tenant_id)
+    return None if row is None else Selection(row.engine_id, dict(row.config))
+
+
+@dataclass
+class Prepared:
+    """A decided request or batch waiting to be stored: the answers, the rows, the counts."""
+
+    responses: list[dict[str, Any]]
+    #: The ``decisions`` rows as column values (an ORM object costs more than the decision).
+    rows: list[dict[str, Any]]
+    keyed: idempotency.Keyed | None
+    label: str
+    finals: list[Final]
+
+
+def prepare(
+    session: Session,
+    state: AppState,
+    tenant_id: str,
+    items: Sequence[DecideRequest],
+    idempotency_key: str | None = None,
+    *,
+    batch: bool = False,
+) -> Prepared | list[dict[str, Any]]:
+    """Everything but the commit; a retry's stored answers come back as they are."""
+    keyed = None
+    if idempotency_key is not None:
+        keyed = idempotency.Keyed(idempotency_key, idempotency.fingerprint(items, batch))
+        stored = idempotency.stored(session, tenant_id, keyed.key, keyed.fingerprint)
+        if stored is not None:
+            return stored
+    engine, config, missing = selected_engine(session, state, tenant_id)
+    memo_key = _memo_key(engine, missing, items)
+    remembered = state.memo.get(memo_key) if memo_key is not None else None
+    if remembered is not None:
+        final, outcome = remembered
+        finals, expected = [replace(final)], [outcome]
+    else:
+        judged = DecisionBatch.build(items, state.world)
+        _refuse_infeasible(judged)
+        proposals = propose(engine, judged, session, state, tenant_id, config)
+        finals = resolve(judged, proposals, engine)
+        expected = judged.expected_for(range(len(finals)), [f.placement for f in finals])
+        if memo_key is not None:
+            state.memo.put(memo_key, (replace(finals[0]), expected[0]))
+    if missing is not None:
+        for final in finals:
+            final.fallback_reason = final.fallback_reason or missing
+    responses, rows = _responses(items, state.world, finals, expected, engine, tenant_id)
+    label = engine.info.name if engine.info.builtin else "uploaded"
+    return Prepared(responses, rows, keyed, label, finals)
+
+
+#: Engines whose answer depends only on the request, the hour and the world (memoised).
+MEMO_ENGINES = frozenset({"greedy"})
+
+
+def _memo_key(
+    engine: Engine, missing: str | None, items: Sequence[DecideRequest]
+) -> MemoKey | None:
+    """The memo key of a single greedy request (None: decide it afresh)."""
+    if len(items) != 1 or missing is not None or engine.info.name not in MEMO_ENGINES:
+        return None
+    if not engine.info.builtin:
+        return None
+    return MemoKey(engine.info.version, current_hour(), items[0].model_dump_json())
 
 
 def decide(
@@ -81,29 +164,28 @@ def decide(
     batch: bool = False,
 ) -> list[dict[str, Any]]:
     """Decide, store and return one response per request (the stored ones on a retry)."""
-    fingerprint = idempotency.fingerprint(items, batch)
-    if idempotency_key is not None:
-        stored = idempotency.stored(session, tenant_id, idempotency_key, fingerprint)
-        if stored is not None:
-            return stored
-    engine, config, missing = selected_engine(session, state, tenant_id)
-    judged = DecisionBatch.build(items, state.world)
-    _refuse_infeasible(judged)
-    finals = resolve(judged, propose(engine, judged, session, state, tenant_id, config), engine)
-    if missing is not None:
-        for final in finals:
-            final.fallback_reason = final.fallback_reason or missing
-    responses, rows = _responses(judged, finals, engine, tenant_id)
-    keyed = idempotency.Keyed(idempotency_key, fingerprint) if idempotency_key else None
-    stored = idempotency.commit(session, tenant_id, rows, keyed)
+    prepared = prepare(session, state, tenant_id, items, idempotency_key, batch=batch)
+    if isinstance(prepared, list):
+        return prepared
+    stored = idempotency.commit(session, tenant_id, orm_rows(prepared), prepared.keyed)
     if stored is not None:  # a concurrent retry with the same key stored first
         return stored
-    label = engine.info.name if engine.info.builtin else "uploaded"
-    for row, final in zip(rows, finals, strict=True):
-        state.metrics.decisions.labels(label, row.provider).inc()
+    count(state, prepared)
+    return prepared.responses
+
+
+def orm_rows(prepared: Prepared) -> list[Decision]:
+    """The decisions as ORM objects (for a session's commit)."""
+    return [Decision(**row) for row in prepared.rows]
+
+
+def count(state: AppState, prepared: Prepared) -> None:
+    """The stored decisions (and fallbacks) in the metrics."""
+    label = prepared.label
+    for row, final in zip(prepared.rows, prepared.finals, strict=True):
+        state.metrics.decisions.labels(label, row["provider"]).inc()
         if final.fallback_reason is not None:
             state.metrics.engine_fallbacks.labels(label, reason_class(final.fallback_reason)).inc()
-    return responses
 
 
 #: Fallback reasons as a fixed label set for /metrics (first match wins).
@@ -224,15 +306,19 @@ def _refuse_infeasible(judged: DecisionBatch) -> None:
 
 
 def _responses(
-    judged: DecisionBatch, finals: list[Final], engine: Engine, tenant_id: str
-) -> tuple[list[dict[str, Any]], list[Decision]]:
-    expected = judged.expected_for(range(len(finals)), [f.placement for f in finals])
+    items: Sequence[DecideRequest],
+    world: World,
+    finals: list[Final],
+    expected: list[ExpectedOut],
+    engine: Engine,
+    tenant_id: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     responses: list[dict[str, Any]] = []
-    rows: list[Decision] = []
+    rows: list[dict[str, Any]] = []
     moment = now()
-    for item, final, exp in zip(judged.items, finals, expected, strict=True):
+    for item, final, exp in zip(items, finals, expected, strict=True):
         decision_id = str(uuid.uuid4())
-        where = placement_dict(judged.world, final.placement)
+        where = placement_dict(world, final.placement)
         response = {
             "decision_id": decision_id,
             "placement": where,
@@ -246,18 +332,19 @@ def _responses(
             "constraint_violations": [m.__dict__ for m in final.violations],
         }
         rows.append(
-            Decision(
-                id=decision_id,
-                tenant_id=tenant_id,
-                engine=engine.info.name,
-                model_versions=final.model_versions,
-                fallback=final.fallback_reason is not None,
-                provider=str(where["provider"]),
-                function_id=item.function.id,
-                request=item.model_dump(mode="json"),
-                response=response,
-                created_at=moment,
-            )
+            {
+                "id": decision_id,
+                "tenant_id": tenant_id,
+                "idempotency_key": None,
+                "engine": engine.info.name,
+                "model_versions": final.model_versions,
+                "fallback": final.fallback_reason is not None,
+                "provider": str(where["provider"]),
+                "function_id": item.function.id,
+                "request": item.model_dump(mode="json"),
+                "response": response,
+                "created_at": moment,
+            }
         )
         responses.append(response)
     return responses, rows

@@ -60,6 +60,17 @@ def stored(
     return [dict(found[i]) for i in ids]
 
 
+def key_row(tenant_id: str, keyed: Keyed, decision_ids: list[str]) -> IdempotencyKey:
+    """The stored key: its body's fingerprint and the decisions it made, in order."""
+    return IdempotencyKey(
+        tenant_id=tenant_id,
+        key=keyed.key,
+        fingerprint=keyed.fingerprint,
+        decision_ids=decision_ids,
+        created_at=now(),
+    )
+
+
 def commit(
     session: Session, tenant_id: str, rows: list[Decision], keyed: Keyed | None
 ) -> list[dict[str, Any]] | None:
@@ -70,15 +81,7 @@ def commit(
     """
     session.add_all(rows)
     if keyed is not None:
-        session.add(
-            IdempotencyKey(
-                tenant_id=tenant_id,
-                key=keyed.key,
-                fingerprint=keyed.fingerprint,
-                decision_ids=[r.id for r in rows],
-                created_at=now(),
-            )
-        )
+        session.add(key_row(tenant_id, keyed, [r.id for r in rows]))
     try:
         session.commit()
     except IntegrityError:

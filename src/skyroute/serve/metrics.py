@@ -1,10 +1,31 @@
-"""Prometheus metrics with low-cardinality labels (route templates, never raw paths or ids)."""
+"""Prometheus metrics with low-cardinality labels (route templates, never raw paths or ids).
+
+Label values come only from fixed sets: route templates, HTTP methods (others count as
+"other"), status codes, built-in engine names or "uploaded". With several server workers
+(``ML_SERVER_WORKERS`` > 1) ``skyroute serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to a fresh
+directory before the workers start; each worker then writes its counts there and ``/metrics``,
+whichever worker answers, reports the sum of all of them (prometheus_client's multiprocess mode).
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -17,6 +38,7 @@ class Metrics:
     gapfill_chunks: Counter
     gapfill_rows: Counter
     spot_predictions: Counter
+    refused: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -67,4 +89,73 @@ class Metrics:
                 ["method"],
                 registry=registry,
             ),
+            refused=Counter(
+                "skyroute_requests_refused_total",
+                "Requests refused at once by admission control (overloaded, rate_limited)",
+                ["reason"],
+                registry=registry,
+            ),
         )
+
+    def render(self) -> tuple[bytes, str]:
+        """(body, content type) for ``/metrics``: every worker's counts in multiprocess mode."""
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def multiprocess_dir(workers: int) -> Path | None:
+    """Set up ``PROMETHEUS_MULTIPROC_DIR`` for a run with several workers (before they start).
+
+    An operator's own directory is emptied (counts of an earlier run must not add up); without
+    one a fresh temporary directory is made, which the caller removes when the server stops.
+    Returns the directory the caller should remove, or None.
+    """
+    if workers <= 1:
+        return None
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return None
+    made = Path(tempfile.mkdtemp(prefix="skyroute-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(made)
+    return made
+
+
+class RequestTimer:
+    """Pure ASGI middleware: request latency by method, route template and status.
+
+    (Starlette's ``BaseHTTPMiddleware`` costs a task and a memory stream per request, about as
+    much as a whole decision; this costs a clock read and one histogram observation.)
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.histogram = metrics.request_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def timed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.histogram.labels(method, route, str(status)).observe(time.perf_counter() - start)

@@ -153,6 +153,17 @@ class Settings(BaseSettings):
     gap_filler_lease_seconds: int = Field(
         120, ge=1, validation_alias=_var("GAP_FILLER_LEASE_SECONDS")
     )
+    # --- Admission control and database pool (issue 10, speed) ---------------------------
+    #: Requests one process works on at once; more are refused at once with 503.
+    max_in_flight: int = Field(64, ge=1, validation_alias=_var("SKYROUTE_MAX_IN_FLIGHT"))
+    #: Requests of one tenant in flight in one process; more are refused with 429.
+    max_in_flight_per_tenant: int = Field(
+        48, ge=1, validation_alias=_var("SKYROUTE_MAX_IN_FLIGHT_PER_TENANT")
+    )
+    #: The Retry-After (seconds) sent with those refusals.
+    retry_after_s: int = Field(1, ge=1, validation_alias=_var("SKYROUTE_RETRY_AFTER_SECONDS"))
+    #: Seconds a request may wait for a pooled database connection before a 503.
+    db_pool_timeout_s: float = Field(5.0, gt=0)
 
     @property
     def db_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -12,18 +13,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from skyroute.serve.engines.registry import Engines
 from skyroute.serve.keys import TenantKeys
+from skyroute.serve.memo import Memo
 from skyroute.serve.metrics import Metrics
+from skyroute.serve.selections import SelectionCache
 from skyroute.serve.settings import Settings
 from skyroute.world.model import World
 
 if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
     from skyroute.serve.engines.sandbox import EngineSandbox
+    from skyroute.serve.writer import GroupCommitWriter
+
+
+_WORLD_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=1)
-def server_world() -> World:
-    """The world model decisions are made in: core regions, every catalog region as a caller."""
+def _server_world() -> World:
     from skyroute.world.catalog.loader import load_catalog, region_ids
     from skyroute.world.model import build_world
 
@@ -31,19 +37,74 @@ def server_world() -> World:
     return build_world(catalog, origins=list(region_ids(catalog)))
 
 
+def server_world() -> World:
+    """The world model decisions are made in: core regions, every catalog region as a caller.
+
+    Built once per process (about a second); the lock keeps two apps from building it twice.
+    """
+    with _WORLD_LOCK:
+        return _server_world()
+
+
+class WorldBuild:
+    """The server world, built in a background thread so ``/healthz`` answers at once.
+
+    ``/readyz`` says "not ready" until it is built; code that needs it waits for it.
+    """
+
+    def __init__(self, build: Callable[[], World] = server_world) -> None:
+        self._done = threading.Event()
+        self._world: World | None = None
+        self._error: BaseException | None = None
+        self._builder = build
+        threading.Thread(target=self._build, name="skyroute-world", daemon=True).start()
+
+    def _build(self) -> None:
+        try:
+            self._world = self._builder()
+        except BaseException as exc:  # kept and re-raised to whoever needs the world
+            self._error = exc
+        finally:
+            self._done.set()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set() and self._error is None
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error if self._done.is_set() else None
+
+    def get(self) -> World:
+        """The world, waiting for the build if it is still running."""
+        self._done.wait()
+        if self._world is None:
+            raise self._error or RuntimeError("the world build ended without a world")
+        return self._world
+
+
 @dataclass
 class AppState:
     settings: Settings
     db: Engine
     sessions: sessionmaker[Session]
-    world: World
+    world_build: WorldBuild
     metrics: Metrics
     keys: TenantKeys
     predictors: dict[str, Any] = field(default_factory=dict)
     engines: Engines = field(default_factory=Engines)
     _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
+    writer: GroupCommitWriter | None = None
+    selections: SelectionCache = field(default_factory=SelectionCache)
+    #: Greedy answers per distinct request and hour (``serve/memo.py``).
+    memo: Memo[Any] = field(default_factory=Memo)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def world(self) -> World:
+        """The server world (waits for the start-up build the first time, about a second)."""
+        return self.world_build.get()
 
     def sandbox(self) -> EngineSandbox:
         """The sandboxed engine workers (per tenant and engine; each started on first use)."""
@@ -83,6 +144,8 @@ class AppState:
             self.gap_filler.nudge()
 
     def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()  # commits what is queued first
         if self.gap_filler is not None:
             self.gap_filler.close()
             self.gap_filler = None

@@ -7,13 +7,15 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from skyroute.serve.auth import bearer_token, check_admin, unknown_key
 from skyroute.serve.gate import TENANT_SCOPE_KEY
 from skyroute.serve.state import AppState
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """The app state (async: a sync dependency would cost a threadpool hop per request)."""
     state: AppState = request.app.state.skyroute
     return state
 
@@ -31,6 +33,14 @@ def get_tenant(request: Request, state: Annotated[AppState, Depends(get_state)])
         if tenant is None:
             raise unknown_key()
     return str(tenant)
+
+
+async def get_tenant_fast(request: Request, state: Annotated[AppState, Depends(get_state)]) -> str:
+    """:func:`get_tenant` without a threadpool hop when the gate found the tenant (async routes)."""
+    tenant = request.scope.get(TENANT_SCOPE_KEY)
+    if tenant is not None:
+        return str(tenant)
+    return await run_in_threadpool(get_tenant, request, state)
 
 
 def admin_only(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:

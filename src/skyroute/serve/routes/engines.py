@@ -177,6 +177,7 @@ def select_engine(
     else:
         row.engine_id, row.config, row.selected_at = body.engine_id, body.config, now()
     session.commit()
+    state.selections.forget(tenant)  # this process sees the new selection at once
     return {"engine_id": body.engine_id, "config": body.config}
 
 

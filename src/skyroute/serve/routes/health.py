@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
@@ -15,8 +14,8 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=HealthOut)
-def healthz() -> dict[str, str]:
-    """The process is alive (says nothing about its dependencies)."""
+async def healthz() -> dict[str, str]:
+    """The process is alive (says nothing about its dependencies; no threadpool hop)."""
     return {"status": "ok"}
 
 
@@ -38,6 +37,10 @@ def readyz(state: StateDep) -> JSONResponse:
             f"engine workers cannot be started ({engines['start_error']}): sandboxed engines "
             "would all fall back; run the server as root or allow user namespaces"
         )
+    if state.world_build.error is not None:
+        reasons.append(f"the world model failed to build: {state.world_build.error}")
+    elif not state.world_build.ready:
+        reasons.append("the world model is still being built (about a second after start)")
     status = 200 if not reasons else 503
     engine = state.settings.engine_active or DEFAULT_ENGINE
     body = {"ready": not reasons, "reasons": reasons, "engine": engine, "engines": engines}
@@ -46,4 +49,5 @@ def readyz(state: StateDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response)
 def metrics(state: StateDep) -> Response:
-    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    content, media_type = state.metrics.render()
+    return Response(content, media_type=media_type)

@@ -112,10 +112,21 @@ def _with_overrides(regions: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFr
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _region_table(catalog: Catalog) -> dict[str, tuple[float, float]]:
+    """Region id → (lat, lon), built once per catalog (lookups run per pair of regions)."""
+    frame = catalog.regions
+    return {
+        f"{p}:{r}": (float(lat), float(lon))
+        for p, r, lat, lon in zip(
+            frame["provider"], frame["region"], frame["lat"], frame["lon"], strict=True
+        )
+    }
+
+
 def region_ids(catalog: Catalog) -> tuple[str, ...]:
     """Every known region as ``"<provider>:<region>"``, e.g. ``"gcp:europe-west1"``."""
-    frame = catalog.regions
-    return tuple(f"{p}:{r}" for p, r in zip(frame["provider"], frame["region"], strict=True))
+    return tuple(_region_table(catalog))
 
 
 def parse_region_id(catalog: Catalog, region_id: str) -> tuple[str, str]:
@@ -123,15 +134,12 @@ def parse_region_id(catalog: Catalog, region_id: str) -> tuple[str, str]:
     provider, sep, region = region_id.partition(":")
     if not sep or provider not in PROVIDERS:
         raise UnknownNameError("region", region_id, region_ids(catalog))
-    known = region_ids(catalog)
-    if region_id not in known:
-        raise UnknownNameError("region", region_id, known)
+    if region_id not in _region_table(catalog):
+        raise UnknownNameError("region", region_id, region_ids(catalog))
     return provider, region
 
 
 def coordinates(catalog: Catalog, region_id: str) -> tuple[float, float]:
     """(latitude, longitude) of a region, in degrees."""
-    provider, region = parse_region_id(catalog, region_id)
-    frame = catalog.regions
-    row = frame[(frame["provider"] == provider) & (frame["region"] == region)].iloc[0]
-    return float(row["lat"]), float(row["lon"])
+    parse_region_id(catalog, region_id)
+    return _region_table(catalog)[region_id]
