@@ -6,6 +6,7 @@ The report reads the world's results; the world never imports the report.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +94,19 @@ def _shares(shares: dict[str, float]) -> str:
     return " / ".join(f"{100 * v:.0f}%" for v in shares.values())
 
 
+def policy_colours(names: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """One distinct colour per policy, the same in every plot of a report.
+
+    Matplotlib's default cycle has 10 colours, so an eleventh policy (e.g. ``hierarchical``
+    beside the ten baselines) repeated the first one's; tab20 has 20.
+    """
+    import matplotlib
+
+    tab20 = matplotlib.colormaps["tab20"]
+    palette = [tab20(i / 20 + 1 / 40)[:3] for i in range(20)]
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
 def write_plots(
     out_dir: Path, policies: dict[str, PolicyMetrics], hourly: dict[str, dict[str, list[float]]]
 ) -> list[Path]:
@@ -103,11 +117,19 @@ def write_plots(
     import matplotlib.pyplot as plt
 
     paths = [out_dir / PARETO_PLOT, out_dir / HOURLY_PLOT]
+    colour = policy_colours(list(dict.fromkeys([*policies, *hourly])))
     fig, ax = plt.subplots(figsize=(8, 6))
     carbon = [m["carbon_g"] for m in policies.values()]
     biggest = max(max(carbon), 1e-12)
     for (name, m), g in zip(policies.items(), carbon, strict=True):
-        ax.scatter(m["cost_usd"], m["latency_ms"]["mean"], s=40 + 400 * g / biggest, alpha=0.6)
+        ax.scatter(
+            m["cost_usd"],
+            m["latency_ms"]["mean"],
+            s=40 + 400 * g / biggest,
+            alpha=0.6,
+            color=colour[name],
+            label=name,
+        )
         ax.annotate(
             name,
             (m["cost_usd"], m["latency_ms"]["mean"]),
@@ -118,6 +140,7 @@ def write_plots(
     ax.set_xlabel("total cost (USD)")
     ax.set_ylabel("mean end-to-end latency (ms)")
     ax.set_title("Policies: cost vs latency (marker area = carbon)")
+    ax.legend(fontsize=7, ncol=2, markerscale=0.5)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(paths[0], dpi=110, metadata={"Software": None})
@@ -125,8 +148,8 @@ def write_plots(
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for name, series in hourly.items():
-        top.plot(series["cost_usd"], label=name, linewidth=1.2)
-        bottom.plot(series["latency_ms"], label=name, linewidth=1.2)
+        top.plot(series["cost_usd"], label=name, linewidth=1.2, color=colour[name])
+        bottom.plot(series["latency_ms"], label=name, linewidth=1.2, color=colour[name])
     top.set_ylabel("cost per hour (USD)")
     bottom.set_ylabel("mean latency (ms)")
     bottom.set_xlabel("hour of trace")
