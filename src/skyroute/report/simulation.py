@@ -148,8 +148,9 @@ def write_plots(
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
     for name, series in hourly.items():
-        top.plot(series["cost_usd"], label=name, linewidth=1.2, color=colour[name])
-        bottom.plot(series["latency_ms"], label=name, linewidth=1.2, color=colour[name])
+        hours = series.get("hour", list(range(len(series["cost_usd"]))))
+        top.plot(hours, series["cost_usd"], label=name, linewidth=1.2, color=colour[name])
+        bottom.plot(hours, series["latency_ms"], label=name, linewidth=1.2, color=colour[name])
     top.set_ylabel("cost per hour (USD)")
     bottom.set_ylabel("mean latency (ms)")
     bottom.set_xlabel("hour of trace")

@@ -98,11 +98,21 @@ def summarise(
 
 
 def hourly(result: SimulationResult, timestamp_s: Array) -> dict[str, list[float]]:
-    """Cost per hour (USD) and mean latency per hour (ms) for the hourly plots."""
-    hour = np.floor(timestamp_s / 3600.0).astype(np.int64)
+    """Cost per hour (USD) and mean latency per hour (ms) for the hourly plots.
+
+    The series cover only the trace's own hours, from its first call's hour (``hour`` holds
+    their indices): a held-out slice of the last hours is not plotted after empty ones.
+    """
+    absolute = np.floor(timestamp_s / 3600.0).astype(np.int64)
+    first = int(absolute.min())
+    hour = absolute - first
     n = int(hour.max()) + 1
     count = np.bincount(hour, minlength=n)
     cost = np.bincount(hour, weights=result.outcome.cost_usd, minlength=n)
     latency = np.bincount(hour, weights=result.outcome.latency_ms, minlength=n)
     mean_latency = np.divide(latency, count, out=np.zeros(n), where=count > 0)
-    return {"cost_usd": cost.tolist(), "latency_ms": mean_latency.tolist()}
+    return {
+        "hour": [float(first + h) for h in range(n)],
+        "cost_usd": cost.tolist(),
+        "latency_ms": mean_latency.tolist(),
+    }
