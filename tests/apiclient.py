@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from dataclasses import dataclass
 
+import httpx
 from fastapi.testclient import TestClient
 
 ADMIN_TOKEN = "admin-secret-for-tests"
@@ -90,3 +93,27 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 90.0) -> None:
+    """Poll ``url``/readyz until 200; fail if the server process ends or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, "no server"
+        time.sleep(0.1)
+
+
+def http_tenant(url: str, name: str) -> str:
+    """A new tenant's API key, made through a live server's admin API."""
+    response = httpx.post(
+        f"{url}/api/v1/admin/tenants",
+        json={"name": name},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    key: str = response.json()["api_key"]
+    return key

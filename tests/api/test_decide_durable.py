@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select
 
-from apiclient import ADMIN_TOKEN, decide_body
+from apiclient import ADMIN_TOKEN, decide_body, http_tenant, wait_until_ready
 from skyroute.serve.db import make_engine
 from skyroute.serve.tables import Decision
 
@@ -43,20 +43,8 @@ def test_every_answered_decision_is_stored_after_sigkill(database_url: str, tmp_
     lock = threading.Lock()
     stop = threading.Event()
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.1)
-        key = httpx.post(
-            f"{url}/api/v1/admin/tenants",
-            json={"name": "durable"},
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        ).json()["api_key"]
+        wait_until_ready(url, server)
+        key = http_tenant(url, "durable")
 
         def client(worker: int) -> None:
             with httpx.Client(base_url=url, timeout=10) as http:

@@ -7,12 +7,11 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from apiclient import ADMIN_TOKEN, decide_body
+from apiclient import ADMIN_TOKEN, decide_body, http_tenant, wait_until_ready
 
 HEALTH_COUNT = re.compile(
     r'^skyroute_http_request_seconds_count\{method="GET",route="/healthz",status="200"\} (\S+)$',
@@ -53,20 +52,8 @@ def test_two_workers_report_the_sum_of_their_counts(tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "no server"
-            time.sleep(0.2)
-        key = httpx.post(
-            f"{url}/api/v1/admin/tenants",
-            json={"name": "metrics"},
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        ).json()["api_key"]
+        wait_until_ready(url, process)
+        key = http_tenant(url, "metrics")
         before = _count(httpx.get(f"{url}/metrics").text, HEALTH_COUNT)
         for _ in range(60):  # a new connection each: the kernel spreads them over both workers
             assert httpx.get(f"{url}/healthz").status_code == 200

@@ -149,11 +149,3 @@ def test_development_accepts_placeholders_and_a_blank_token_disables_admin() -> 
     assert Settings.from_env({"SKYROUTE_ADMIN_TOKEN": "changeme"}).admin_token == "changeme"
     assert Settings.from_env({"SKYROUTE_ADMIN_TOKEN": ""}).admin_token is None
     assert Settings(admin_token="  ").admin_token is None
-
-
-def test_the_engine_hook_names_the_variable_and_suggests() -> None:
-    Settings().check_engine(["greedy", "hierarchical", "rules"])
-    with pytest.raises(ConfigError) as caught:
-        Settings(engine_active="gredy").check_engine(["greedy", "hierarchical", "rules"])
-    assert caught.value.message == "DECISION_ENGINE_ACTIVE='gredy' is not a registered engine"
-    assert "did you mean 'greedy'" in caught.value.fix

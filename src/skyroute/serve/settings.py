@@ -15,7 +15,7 @@ the server at start.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,7 +38,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from skyroute.errors import ConfigError, UnknownNameError
+from skyroute.errors import ConfigError
 
 ENVIRONMENTS = ("development", "production")
 #: Admin tokens shorter than this are refused outside development.
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
         default_factory=lambda data: data["data_dir"] / "engines",
         validation_alias=_var("DECISION_ENGINE_DIR"),
     )
-    #: Checked against the engine registry at start-up through :meth:`check_engine`.
+    #: Checked against the engine registry at start-up (``engines.registry.active_engines``).
     engine_active: str = Field(
         "greedy", min_length=1, validation_alias=_var("DECISION_ENGINE_ACTIVE")
     )
@@ -178,17 +178,6 @@ class Settings(BaseSettings):
         if "SKYROUTE_ADMIN_TOKEN" in env and "SKYROUTE_ADMIN_TOKEN" not in values:
             values["SKYROUTE_ADMIN_TOKEN"] = env["SKYROUTE_ADMIN_TOKEN"]  # set but blank
         return cls(**values)
-
-    def check_engine(self, known: Iterable[str]) -> None:
-        """Start-up hook: DECISION_ENGINE_ACTIVE must name one of ``known`` (the engine
-        registry's names), so a typo stops the server instead of failing every decision."""
-        names = list(known)
-        if self.engine_active not in names:
-            unknown = UnknownNameError("decision engine", self.engine_active, names)
-            raise ConfigError(
-                f"DECISION_ENGINE_ACTIVE={self.engine_active!r} is not a registered engine",
-                unknown.fix,
-            )
 
     @classmethod
     def settings_customise_sources(

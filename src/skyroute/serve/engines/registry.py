@@ -78,9 +78,7 @@ class Engines:
         if engine_id in self.operator:
             return self.operator[engine_id]
         if engine_id in BUILTIN:
-            if engine_id not in self._builtin:
-                self._builtin[engine_id] = BUILTIN.load(engine_id)()
-            return self._builtin[engine_id]
+            return self.get_builtin(engine_id)
         return uploaded(session, tenant_id, engine_id)
 
     def builtin_infos(self) -> list[EngineInfo]:

@@ -21,6 +21,7 @@ from skyroute.serve import decisions
 from skyroute.serve.auth import now
 from skyroute.serve.candidates import DecisionBatch, placement_dict
 from skyroute.serve.db import commit_or_conflict
+from skyroute.serve.engines import base
 from skyroute.serve.engines.base import EngineContext, EngineInfo
 from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
@@ -51,14 +52,15 @@ def _row(session: SessionDep, tenant: str, engine_id: str) -> Engine:
     return row
 
 
-def _known(state: StateDep, session: SessionDep, tenant: str, engine_id: str) -> EngineInfo:
-    """The engine's metadata: a registered name (did you mean) or one of the tenant's uploads."""
-    if engine_id in state.engines.names():
-        return state.engines.get(session, tenant, engine_id).info
-    if session.scalar(select(Engine.id).where(Engine.tenant_id == tenant, Engine.id == engine_id)):
-        return state.engines.get(session, tenant, engine_id).info
-    hint = UnknownNameError("engine", engine_id, state.engines.names()).fix
-    raise ApiError(404, "not_found", f"no engine {engine_id!r}", f"{hint}, or an uploaded id")
+def _known(state: StateDep, session: SessionDep, tenant: str, engine_id: str) -> base.Engine:
+    """A registered engine or one of the tenant's uploads (else a 404 with "did you mean")."""
+    try:
+        return state.engines.get(session, tenant, engine_id)
+    except ApiError:
+        hint = UnknownNameError("engine", engine_id, state.engines.names()).fix
+        raise ApiError(
+            404, "not_found", f"no engine {engine_id!r}", f"{hint}, or an uploaded id"
+        ) from None
 
 
 def _check_storable(meta: EngineMeta) -> None:
@@ -157,7 +159,7 @@ def select_engine(
     body: EngineSelectIn, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """Route this tenant's decisions (of ``purpose``) through ``engine_id`` with ``config``."""
-    info = _known(state, session, tenant, body.engine_id)
+    info = _known(state, session, tenant, body.engine_id).info
     if info.builtin and info.purpose != body.purpose:  # uploads may serve either purpose
         raise ApiError(
             422,
@@ -203,7 +205,7 @@ def _select_spot(body: EngineSelectIn, session: SessionDep, tenant: str) -> dict
 def metadata(
     engine_id: str, state: StateDep, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
-    info = _known(state, session, tenant, engine_id).as_dict()
+    info = _known(state, session, tenant, engine_id).info.as_dict()
     if not info["builtin"]:
         row = _row(session, tenant, engine_id)
         info |= {"sha256": row.sha256, "uploaded_at": row.uploaded_at.isoformat()}
@@ -219,8 +221,8 @@ def test_engine(
     Module engines (uploads, ``rules``, operator engines) get the raw request in the sandbox;
     built-in placement engines get it as a decision request through the decide pipeline.
     """
-    info = _known(state, session, tenant, engine_id)
-    engine = state.engines.get(session, tenant, engine_id)
+    engine = _known(state, session, tenant, engine_id)
+    info = engine.info
     ctx = EngineContext(session, state, tenant, body.config)
     start = time.perf_counter()
     if isinstance(engine, SandboxedEngine):
