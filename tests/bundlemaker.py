@@ -36,7 +36,7 @@ def mlp_bundle(
     """A safetensors MLP; ``bias`` on the last layer steers which output wins.
 
     A placement kind carries the server's observation contract (``n_in`` must then be its
-    width: 18 strategic, 126 tactical) unless ``contract`` is False (a bundle from before
+    width: 50 strategic, 115 tactical) unless ``contract`` is False (a bundle from before
     contracts existed).
     """
     from safetensors.numpy import save_file

@@ -38,7 +38,7 @@ def _bundle(
     """A placement MLP whose recorded observation is whatever the test says."""
     from safetensors.numpy import save_file
 
-    n_in, n_out = len(features), (3 if kind == "placement.strategic" else 24)
+    n_in, n_out = len(features), (3 if kind == "placement.strategic" else 8)
     rng = np.random.default_rng(0)
     model = out.parent / f"{out.name}.safetensors"
     save_file(
@@ -68,15 +68,15 @@ def _refused(response: Any, *fragments: str) -> None:
 def test_a_matching_placement_bundle_is_accepted_and_serves(
     tenant_a: TenantClient, tmp_path: Path
 ) -> None:
-    strategic = _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=18), "strat")
+    strategic = _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=50), "strat")
     tactical = _upload(
-        tenant_a, mlp_bundle(tmp_path / "t", kind="placement.tactical", n_in=126, n_out=24), "tac"
+        tenant_a, mlp_bundle(tmp_path / "t", kind="placement.tactical", n_in=115, n_out=8), "tac"
     )
     assert strategic.status_code == 201, strategic.text
     assert tactical.status_code == 201, tactical.text
     details = tenant_a.get("/api/v1/ml/models/tac").json()  # type: ignore[attr-defined]
     manifest = details["versions"][0]["manifest"]
-    assert manifest["observation"] == {"name": "tactical", "version": 1}
+    assert manifest["observation"] == {"name": "tactical", "version": 2}
     assert tuple(manifest["features"]) == tactical_contract().features
     tenant_a.post("/api/v1/ml/engines/select", json={"engine_id": "hierarchical"})
     for model_id in ("strat", "tac"):
@@ -96,25 +96,25 @@ def test_a_matching_placement_bundle_is_accepted_and_serves(
 def test_a_bundle_from_before_contracts_is_refused_at_upload(
     tenant_a: TenantClient, tmp_path: Path
 ) -> None:
-    old = mlp_bundle(tmp_path / "old", n_in=18, contract=False)
-    _refused(_upload(tenant_a, old, "strat"), "no observation contract", "strategic observation v1")
+    old = mlp_bundle(tmp_path / "old", n_in=50, contract=False)
+    _refused(_upload(tenant_a, old, "strat"), "no observation contract", "strategic observation v2")
     assert tenant_a.get("/api/v1/ml/models/list").json() == []  # type: ignore[attr-defined]
 
 
 def test_a_bundle_of_another_width_is_refused_at_upload(
     tenant_a: TenantClient, tmp_path: Path
 ) -> None:
-    # The tactical layout before it grew a fifth feature per action: 6 + 4 x 24 = 102 columns.
+    # The tactical layout before it grew a fifth feature per action: 6 + 4 x 8 = 38 columns.
     current = tactical_contract()
-    narrow = (*current.features[:6], *(f"a{a}.f{j}" for a in range(24) for j in range(4)))
+    narrow = (*current.features[:6], *(f"a{a}.f{j}" for a in range(8) for j in range(4)))
     folder = _bundle(tmp_path / "narrow", "placement.tactical", narrow, current.manifest_entry())
-    _refused(_upload(tenant_a, folder, "tac"), "lists 102 features", "(126 features)")
+    _refused(_upload(tenant_a, folder, "tac"), "lists 38 features", "(115 features)")
 
 
 @pytest.mark.parametrize(
     ("change", "fragments"),
     [
-        ({"version": 2}, ("strategic observation v2", "this server builds the strategic")),
+        ({"version": 3}, ("strategic observation v3", "this server builds the strategic")),
         ({"name": "tactical"}, ("'tactical' observation",)),
         ({"rename": 7}, ("column 7 is 'renamed'",)),
     ],
@@ -148,7 +148,7 @@ def _forget_contract(client: TestClient, model_id: str) -> None:
 def test_activation_refuses_a_stored_bundle_without_the_contract(
     client: TestClient, tenant_a: TenantClient, tmp_path: Path
 ) -> None:
-    assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=18), "strat").status_code == 201
+    assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=50), "strat").status_code == 201
     _forget_contract(client, "strat")
     activated: Any = tenant_a.post(
         "/api/v1/ml/models/activate", json={"model_id": "strat", "version": "1"}
@@ -164,7 +164,7 @@ def test_activation_refuses_a_stored_bundle_without_the_contract(
 def test_an_active_bundle_without_the_contract_gives_flagged_fallbacks(
     client: TestClient, tenant_a: TenantClient, tmp_path: Path
 ) -> None:
-    assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=18), "strat").status_code == 201
+    assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=50), "strat").status_code == 201
     tenant_a.post("/api/v1/ml/engines/select", json={"engine_id": "hierarchical"})
     tenant_a.post("/api/v1/ml/models/activate", json={"model_id": "strat", "version": "1"})
     _forget_contract(client, "strat")  # e.g. activated before the server was upgraded
@@ -179,21 +179,21 @@ def test_an_active_bundle_without_the_contract_gives_flagged_fallbacks(
 class Exploding:
     """A loaded model that raises when asked, as a model whose input changed would."""
 
-    n_features = 18
+    n_features = 50
 
     def predict(self, x: Any) -> Any:
         raise BundleError("the model takes a (n, 17) float32 matrix", "pass the right width")
 
 
 class WrongShape:
-    n_features = 18
+    n_features = 50
 
     def predict(self, x: Any) -> Any:
         return np.zeros((len(x), 2))
 
 
 class NotFinite:
-    n_features = 18
+    n_features = 50
 
     def predict(self, x: Any) -> Any:
         return np.full((len(x), 3), np.nan)
@@ -216,7 +216,7 @@ def test_a_model_failing_at_predict_time_is_a_flagged_fallback(
     model: Any,
     reason: str,
 ) -> None:
-    assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=18), "strat").status_code == 201
+    assert _upload(tenant_a, mlp_bundle(tmp_path / "s", n_in=50), "strat").status_code == 201
     tenant_a.post("/api/v1/ml/engines/select", json={"engine_id": "hierarchical"})
     tenant_a.post("/api/v1/ml/models/activate", json={"model_id": "strat", "version": "1"})
     target = "skyroute.serve.engines.hierarchical.predictor_for"

@@ -29,7 +29,7 @@ def test_activating_versions_under_load_fails_no_request(
         headers = {"Authorization": f"Bearer {created['api_key']}"}
         for version in ("1", "2"):
             archive = pack_bundle(
-                mlp_bundle(tmp_path / f"s{version}", n_in=18, version=version),
+                mlp_bundle(tmp_path / f"s{version}", n_in=50, version=version),
                 tmp_path / f"s{version}.zip",
             )
             with archive.open("rb") as handle:

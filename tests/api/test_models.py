@@ -28,7 +28,7 @@ def upload(tenant: TenantClient, archive: Path, name: str, version: str, **form:
 
 
 def strategic_zip(tmp_path: Path, version: str, bias: list[float] | None = None) -> Path:
-    folder = mlp_bundle(tmp_path / f"strategic-{version}", n_in=18, version=version, bias=bias)
+    folder = mlp_bundle(tmp_path / f"strategic-{version}", n_in=50, version=version, bias=bias)
     return pack_bundle(folder, tmp_path / f"strategic-{version}.zip")
 
 
@@ -116,7 +116,7 @@ def _pickle_zip(tmp_path: Path, marker: Path) -> Path:
     manifest = {
         "name": "evil", "version": "1", "kind": "placement.strategic", "format": "onnx",
         "trained_until": "2026-10-31", "created_at": "2026-11-01",
-        "inputs": [{"name": "x", "shape": [-1, 18]}], "outputs": [{"name": "y", "shape": [-1, 3]}],
+        "inputs": [{"name": "x", "shape": [-1, 50]}], "outputs": [{"name": "y", "shape": [-1, 3]}],
         "files": {"model.onnx": sha256_of(folder / "model.onnx")}, "model_file": "model.onnx",
     }  # fmt: skip
     (folder / "bundle.json").write_text(json.dumps(manifest))

@@ -40,7 +40,7 @@ def test_a_tenant_sees_only_its_own_decisions_and_selection(
 def test_tenant_b_is_refused_on_every_tenant_a_resource(
     client: TestClient, tenant_a: TenantClient, tenant_b: TenantClient, tmp_path: Path
 ) -> None:
-    archive = pack_bundle(mlp_bundle(tmp_path / "s", n_in=18), tmp_path / "s.zip")
+    archive = pack_bundle(mlp_bundle(tmp_path / "s", n_in=50), tmp_path / "s.zip")
     with archive.open("rb") as handle:
         uploaded: Any = tenant_a.post(
             "/api/v1/ml/models/upload",

@@ -15,11 +15,12 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import skyroute.world.envs
 from skyroute.errors import ConfigError, UnknownNameError
 from skyroute.world.catalog.loader import Catalog
-from skyroute.world.envs.dynamics import CANDIDATE_REGIONS, TACTICAL_MEMORY_SIZES_MB
+from skyroute.world.envs import dynamics as dyn
 from skyroute.world.envs.strategic import StrategicEnv
 from skyroute.world.envs.tactical import TacticalEnv, TraceEnv
 from skyroute.world.envs.vector import StrategicVectorEnv, TacticalVectorEnv, TraceVectorEnv
 from skyroute.world.model import World, build_world
+from skyroute.world.observations import CANDIDATES_PER_PROVIDER
 from skyroute.world.traces.schema import Trace
 
 ENV_IDS = sorted(k for k in gymnasium.registry if k.startswith("SkyRoute/"))
@@ -72,31 +73,35 @@ def test_episode_truncates_with_finite_rewards(env_id: str) -> None:
     assert np.isfinite(rewards).all() and max(rewards) < 0
 
 
-def test_tactical_actions_are_nearest_regions_times_memory(small_world: World) -> None:
+def test_tactical_actions_are_the_providers_best_candidates(small_world: World) -> None:
     env = TacticalEnv(world=small_world, provider="gcp")
     env.reset(seed=0)
-    row = int(env._rows()[0])
-    origin = int(env.data.expected.origin[row])
-    rtt = small_world.rtt_ms[origin]
+    rows = env._rows()
     gcp = small_world.providers.index("gcp")
-    places = [small_world.describe(int(i)) for i in env.data.candidates[origin, gcp]]
-    assert env.action_space.n == CANDIDATE_REGIONS * len(TACTICAL_MEMORY_SIZES_MB) == 24
-    assert all(p.provider == "gcp" and p.platform == "function" for p in places)
-    assert [p.memory_mb for p in places[:6]] == list(TACTICAL_MEMORY_SIZES_MB)
-    ranked = [small_world.region_ids.index("gcp:" + places[6 * k].region) for k in range(4)]
-    gcp_regions = [i for i, r in enumerate(small_world.region_ids) if r.startswith("gcp:")]
-    assert sorted(rtt[ranked]) == list(rtt[ranked])
-    assert rtt[ranked[-1]] <= min(rtt[r] for r in gcp_regions if r not in ranked)
-    assert env.action_masks().all()
+    ranked = dyn.rank_candidates(env.data, rows)
+    places = ranked.placements[0, gcp]
+    assert env.action_space.n == CANDIDATES_PER_PROVIDER == places.size
+    assert all(small_world.describe(int(i)).provider == "gcp" for i in places)
+    # Best expected objective first, and nothing of the provider's outside them is better.
+    out, ref = dyn.expected_outcomes(env.data, rows, np.arange(small_world.n_placements)[None, :])
+    from skyroute.world.objective import objective_value
+
+    value = objective_value(out, ref, env.data.objective)[0]
+    mine = value[places[ranked.valid[0, gcp]]]
+    assert (np.diff(mine) >= 0).all()
+    others = np.setdiff1d(np.flatnonzero(small_world.placements.provider == gcp), places)
+    fits = small_world.placements.memory_mb[others] >= env.data.expected.memory_mb[rows[0]]
+    assert (value[others[fits]] >= mine[-1] - 1e-12).all()
+    assert env.action_masks()[0]
 
 
-def test_azure_memory_fallback_is_masked() -> None:
+def test_masks_mark_distinct_feasible_candidates() -> None:
     env = TacticalEnv(provider="azure")
     env.reset(seed=0)
     mask = env.action_masks()
-    # Azure sells 512 and 2,048 MB (Flex) and the fixed 1,536 MB Consumption instance only.
-    offered = [size in (512, 1536, 2048) for size in TACTICAL_MEMORY_SIZES_MB]
-    assert (mask.reshape(-1, len(offered)) == offered).all() and mask.sum() == 12
+    ranked = dyn.rank_candidates(env.data, env._rows())
+    chosen = ranked.placements[0, env.data.world.providers.index("azure")]
+    assert mask[0] and len(set(chosen[mask].tolist())) == int(mask.sum())
 
 
 def test_accepts_trace_and_world_objects(small_trace: Trace, small_world: World) -> None:

@@ -17,18 +17,20 @@ from skyroute.learn.config import HierarchyConfig
 from skyroute.learn.pipeline import evaluate_hierarchy, train_hierarchy
 
 SPEC = "synthetic:functions=60,days=1,seed=4"
+#: Tiny: a few thousand calls fitted for two epochs, plus a few on-line fine-tuning steps.
+BUDGET = {"samples": 3000, "epochs": 2, "dqn_steps": 64, "ppo_steps": 256, "lstm_epochs": 1}
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("hierarchy")
-    config = HierarchyConfig(trace=SPEC, dqn_steps=600, ppo_steps=512, lstm_epochs=1)
+    config = HierarchyConfig(trace=SPEC, **BUDGET)
     train_hierarchy(config, out, None)
     yield out
 
 
 def test_every_layer_is_a_verified_onnx_bundle_equal_to_pytorch(bundles: Path) -> None:
-    shapes = {"strategic": (18, 3), "tactical": (126, 24), "forecast": (12, 1)}
+    shapes = {"strategic": (50, 3), "tactical": (115, 8), "forecast": (12, 1)}
     for name, (n_in, n_out) in shapes.items():
         bundle = read_bundle(bundles / name)
         assert bundle.manifest.format == "onnx"
@@ -118,14 +120,18 @@ def test_impossible_configs_and_tiny_traces_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="dqn_learning_rate"):
         HierarchyConfig(dqn_learning_rate=-1.0)
     with pytest.raises(ConfigError, match="ppo_steps"):
-        HierarchyConfig(ppo_steps=0)
-    tiny = HierarchyConfig(trace="synthetic:functions=2,days=1,seed=1", dqn_steps=10, ppo_steps=10)
+        HierarchyConfig(ppo_steps=-1)
+    with pytest.raises(ConfigError, match="samples"):
+        HierarchyConfig(samples=0)
+    with pytest.raises(ConfigError, match="hidden"):
+        HierarchyConfig(hidden=())
+    tiny = HierarchyConfig(trace="synthetic:functions=2,days=1,seed=1", samples=10)
     with pytest.raises(ConfigError, match="too small"):
         train_hierarchy(tiny, tmp_path, None)
 
 
 def test_the_same_seed_gives_the_same_bundles(bundles: Path, tmp_path: Path) -> None:
-    config = HierarchyConfig(trace=SPEC, dqn_steps=600, ppo_steps=512, lstm_epochs=1)
+    config = HierarchyConfig(trace=SPEC, **BUDGET)
     train_hierarchy(config, tmp_path, None)
     for name in ("strategic", "tactical", "forecast"):
         first = read_bundle(bundles / name).manifest

@@ -313,9 +313,9 @@ def test_manifest_errors_name_the_field_and_the_fix(
 
 def test_shapes_must_fit_the_kind_and_the_manifest(tmp_path: Path) -> None:
     wrong = mlp_bundle(tmp_path / "tactical", kind="placement.tactical", n_out=3)
-    with pytest.raises(BundleError, match=r"placement\.tactical bundle outputs 24 values per row"):
+    with pytest.raises(BundleError, match=r"placement\.tactical bundle outputs 8 values per row"):
         read_bundle(wrong)
-    _edit(wrong, outputs=[{"name": "y", "shape": [-1, 24]}])
+    _edit(wrong, outputs=[{"name": "y", "shape": [-1, 8]}])
     with pytest.raises(BundleError, match=r"returns 3 values per row; a placement\.tactical needs"):
         read_bundle(wrong)
     router = mlp_bundle(tmp_path / "router", kind="router.platform", n_out=3, outputs=[
@@ -435,7 +435,7 @@ def test_pickle_joblib_and_torch_files_are_refused_without_running_them(tmp_path
 def test_an_authors_unsafe_flag_does_not_skip_the_checks(tmp_path: Path) -> None:
     path = mlp_bundle(tmp_path / "b", kind="placement.tactical", n_out=3)
     _edit(path, unsafe=True)
-    with pytest.raises(BundleError, match="outputs 24 values per row"):
+    with pytest.raises(BundleError, match="outputs 8 values per row"):
         read_bundle(path, allow_unsafe=True)
 
 

@@ -12,7 +12,7 @@ def test_relative_reward_keeps_every_calls_ranking_of_actions() -> None:
     plain = TacticalEnv(provider="azure")
     relative = TacticalEnv(provider="azure", relative_reward=True)
     rows = np.arange(0, 400, 37, dtype=np.int64)
-    actions = np.arange(plain.data.n_actions, dtype=np.int64)
+    actions = np.arange(int(plain.action_space.n), dtype=np.int64)
     for row in rows:
         batch = np.full(actions.shape, row)
         absolute, placed = plain.outcome_of(batch, actions)

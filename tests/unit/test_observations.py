@@ -31,17 +31,17 @@ def test_the_environments_observe_what_their_contracts_name() -> None:
     rows = np.arange(5, dtype=np.int64)
     strategic, tactical = StrategicEnv(), TacticalEnv()
     s_contract = strategic_contract(strategic.data.world.providers)
-    assert strategic.observation_space.shape == (s_contract.width,) == (18,)
+    assert strategic.observation_space.shape == (s_contract.width,) == (50,)
     assert strategic.observe(rows).shape == (5, s_contract.width)
-    assert tactical.observation_space.shape == (tactical_contract().width,) == (126,)
+    assert tactical.observation_space.shape == (tactical_contract().width,) == (115,)
     assert tactical.observe(rows).shape == (5, tactical_contract().width)
-    assert s_contract.features[6:10] == (
+    assert s_contract.features[11:15] == (
         "aws.log2_cost_ratio",
         "aws.log2_latency_ratio",
         "aws.log2_carbon_ratio",
-        "aws.objective",
+        "aws.error_prob",
     )
-    assert tactical_contract().features[-1] == "near4_2048mb.log2_objective_ratio"
+    assert tactical_contract().features[-1] == "rank8.forecast_cold_prob"
 
 
 class Recording:
@@ -60,7 +60,7 @@ def test_the_served_policy_feeds_each_layer_its_contract_width() -> None:
     trace = default_trace(DEFAULT_TRACE)
     world = load_env_data(trace).world
     requests = requests_from_trace(trace, world)
-    strategic, tactical = Recording(3), Recording(24)
+    strategic, tactical = Recording(3), Recording(8)
     HierarchicalPolicy(strategic, tactical).decide(requests, world, Objective())
     assert strategic.widths and tactical.widths
     assert set(strategic.widths) == {strategic_contract(world.providers).width}
@@ -74,12 +74,12 @@ def test_a_matching_contract_has_no_mismatch_and_others_are_named() -> None:
     assert "records no observation contract" in (contract.mismatch({}, features) or "")
     assert "records no observation contract" in (contract.mismatch(None, ()) or "")
     older = contract.mismatch(entry | {"version": 0}, features) or ""
-    assert "tactical observation v0 (126 features)" in older
-    assert "this server builds the tactical observation v1 (126 features)" in older
+    assert "tactical observation v0 (115 features)" in older
+    assert "this server builds the tactical observation v2 (115 features)" in older
     fewer = contract.mismatch(entry, features[:-5]) or ""
-    assert fewer.startswith("the bundle lists 121 features;"), fewer
-    swapped = (*features[:6], features[7], features[6], *features[8:])
-    assert "column 6 is 'near1_128mb.log2_latency_ratio' in the bundle" in (
+    assert fewer.startswith("the bundle lists 110 features;"), fewer
+    swapped = (*features[:11], features[12], features[11], *features[13:])
+    assert "column 11 is 'rank1.log2_latency_ratio' in the bundle" in (
         contract.mismatch(entry, swapped) or ""
     )
 
@@ -93,8 +93,8 @@ def test_only_placement_kinds_have_a_contract() -> None:
 
 
 def test_a_bundle_records_its_contract_and_reads_it_back(tmp_path: Path) -> None:
-    manifest = read_bundle(mlp_bundle(tmp_path / "s", n_in=18)).manifest
-    assert manifest.observation == {"name": "strategic", "version": 1}
+    manifest = read_bundle(mlp_bundle(tmp_path / "s", n_in=50)).manifest
+    assert manifest.observation == {"name": "strategic", "version": 2}
     assert manifest.features == strategic_contract(PROVIDER_ORDER).features
     assert Manifest.from_json(manifest.to_json()) == manifest
     plain = read_bundle(mlp_bundle(tmp_path / "f", kind="forecast.load", n_out=1)).manifest
@@ -131,6 +131,6 @@ def test_the_export_refuses_a_layer_wider_than_its_contract(tmp_path: Path) -> N
     with pytest.raises(ConfigError, match="takes 3 inputs, its tactical observation contract"):
         export_layer(
             tmp_path, name="tactical", kind="placement.tactical", module=None, n_inputs=3,
-            n_outputs=24, probe=np.zeros((1, 3)), config=HierarchyConfig(), until="2026-10-31",
+            n_outputs=8, probe=np.zeros((1, 3)), config=HierarchyConfig(), until="2026-10-31",
             data="x", metrics={}, observation=contract,
         )  # fmt: skip

@@ -45,7 +45,7 @@ UNSAFE_FORMATS = ("pickle", "joblib", "torch")
 #: Values per row each kind must output (None: not fixed by the kind).
 OUTPUT_WIDTHS: dict[str, tuple[int, ...] | None] = {
     "placement.strategic": (3,),  # one score per provider
-    "placement.tactical": (24,),  # region x memory tier grid
+    "placement.tactical": (8,),  # a provider's candidates, best expected objective first
     "forecast.load": (1,),  # invocation rate
     "router.platform": (1, 2),  # P(container), or (P(function), P(container))
     "spot.interruption": (1, 2),  # P(interrupted), or both classes

@@ -51,6 +51,11 @@ def simulate(
     latency_floor_ms: float = typer.Option(
         100.0, "--latency-floor-ms", help="Reference latencies below this count as this, ms."
     ),
+    bundles: Path | None = typer.Option(
+        None,
+        "--bundles",
+        help="Folder from `skyroute train hierarchy`: adds the learned 'hierarchical' policy.",
+    ),
 ) -> None:
     """Replay a trace under one or all policies; write metrics.json, report.md and plots."""
     from skyroute.io import staged_output_dir
@@ -59,9 +64,10 @@ def simulate(
     from skyroute.world.compare import compare, resolve_policies
     from skyroute.world.model import build_world
     from skyroute.world.objective import Constraints, Objective, allowed_placements
+    from skyroute.world.policies.bundled import LEARNED_POLICIES, learned_policies
     from skyroute.world.traces.spec import load_trace
 
-    names = resolve_policies(policy)
+    names = resolve_policies(policy, LEARNED_POLICIES if bundles is not None else ())
     constraints = Constraints(
         providers=_names(providers),
         regions=_names(regions),
@@ -80,6 +86,7 @@ def simulate(
         loaded = load_trace(trace, seed=seed, known_regions=region_ids(catalog))
         world = build_world(catalog, origins=list(loaded.origin_names))
         allowed_placements(world, constraints)  # unknown names: "did you mean", before work
+        learned = learned_policies(bundles, world.providers) if bundles is not None else {}
     with (
         staged_output_dir(out) as stage,
         Progress(
@@ -96,7 +103,7 @@ def simulate(
         def advance(name: str) -> None:
             progress.update(task, description=f"simulating {name}", completed=names.index(name))
 
-        result = compare(loaded, trace, names, world, objective, seed, advance)
+        result = compare(loaded, trace, names, world, objective, seed, advance, learned)
         progress.update(task, completed=len(names))
         write_comparison(stage, result, objective)
     console.print(_table(result.metrics))

@@ -12,9 +12,18 @@ from skyroute.errors import ConfigError
 class HierarchyConfig:
     trace: str = "default"
     seed: int = 0
-    #: Environment steps for the strategic DQN and the tactical PPO.
-    dqn_steps: int = 100_000
-    ppo_steps: int = 200_000
+    #: Calls sampled from the training split; every candidate's realised outcome is computed
+    #: for each (the full-information data both layers are fitted on).
+    samples: int = 120_000
+    #: Fitting both layers' networks on that data.
+    epochs: int = 20
+    batch_size: int = 512
+    learning_rate: float = 1e-3
+    hidden: tuple[int, ...] = (128, 128)
+    #: Optional on-line fine-tuning after the fit, in environment steps (0: none; see
+    #: docs/learn.md for why the default is none).
+    dqn_steps: int = 0
+    ppo_steps: int = 0
     episode_length: int = 256
     dqn_learning_rate: float = 5e-4
     ppo_learning_rate: float = 3e-4
@@ -32,8 +41,10 @@ class HierarchyConfig:
 
     def __post_init__(self) -> None:
         positive = {
-            "dqn_steps": self.dqn_steps,
-            "ppo_steps": self.ppo_steps,
+            "samples": self.samples,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
             "episode_length": self.episode_length,
             "dqn_learning_rate": self.dqn_learning_rate,
             "ppo_learning_rate": self.ppo_learning_rate,
@@ -46,6 +57,11 @@ class HierarchyConfig:
         for name, value in positive.items():
             if not value > 0:
                 raise ConfigError(f"{name}={value} is impossible", f"{name} must be positive")
+        for name, steps in (("dqn_steps", self.dqn_steps), ("ppo_steps", self.ppo_steps)):
+            if steps < 0:
+                raise ConfigError(f"{name}={steps} is impossible", f"{name} must be 0 or more")
+        if not self.hidden or min(self.hidden) < 1:
+            raise ConfigError(f"hidden={self.hidden} is not a network", "use e.g. (128, 128)")
         if not 0.0 <= self.gamma <= 1.0:
             raise ConfigError(f"gamma={self.gamma} is not a discount", "use a value in [0, 1]")
         if not 0.0 < self.holdout_hours < 1.0:

@@ -8,7 +8,6 @@ The policies train on the first ``1 - holdout_hours`` of the trace's hours; the 
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from skyroute import __version__
 from skyroute.learn.config import HierarchyConfig
@@ -54,101 +54,212 @@ def trained_until(trace: Trace, cut_s: float) -> str:
 
 def _libraries() -> dict[str, str]:
     import gymnasium
+    import sb3_contrib
     import stable_baselines3
     import torch
 
     return {
         "torch": torch.__version__,
         "stable-baselines3": stable_baselines3.__version__,
+        "sb3-contrib": sb3_contrib.__version__,
         "gymnasium": gymnasium.__version__,
         "numpy": np.__version__,
     }
 
 
-class _Steps:
-    """An SB3 callback reporting progress to ``report``."""
+@dataclass(frozen=True)
+class Experience:
+    """Full-information training data: every candidate's realised outcome for sampled calls.
 
-    def __init__(self, name: str, total: int, report: Progress | None) -> None:
-        from stable_baselines3.common.callbacks import BaseCallback
+    Offline, the simulator knows what every action would have cost for every call (a contextual
+    bandit with full information), so both layers are fitted on all actions at once instead of
+    learning from the one action an agent happened to try.
+    """
 
-        outer = self
+    #: Tactical observations per (call, provider) [B, P, width].
+    tactical: NDArray[np.float32]
+    #: Tactical action masks [B, P, K].
+    mask: NDArray[np.bool_]
+    #: Realised objective of each candidate, relative to the call's reference [B, P, K].
+    relative: NDArray[np.float64]
+    #: Strategic observations [B, width].
+    strategic: NDArray[np.float32]
+    #: The reference placement's objective per call (weights calls as the metric does) [B].
+    reference: NDArray[np.float64]
 
-        class Callback(BaseCallback):
-            def _on_step(self) -> bool:
-                if report is not None and self.num_timesteps % 256 == 0:
-                    report(outer.name, self.num_timesteps, outer.total)
-                return True
 
-        self.name, self.total = name, total
-        self.callback = Callback()
+def experience(data: Any, rows: NDArray[np.int64], report: Progress | None) -> Experience:
+    """Observations and every candidate's realised relative objective for ``rows``."""
+    from skyroute.world.envs import dynamics as dyn
+
+    parts: list[Experience] = []
+    chunk = 4096
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        ranked = dyn.rank_candidates(data, part)
+        n_providers = ranked.placements.shape[1]
+        reference = dyn.reference_objective(data, part)
+        realised = dyn.realised_objective(data, part, ranked.placements.reshape(len(part), -1))
+        tactical = np.stack(
+            [
+                dyn.tactical_observation(data, part, np.full(len(part), k), ranked)
+                for k in range(n_providers)
+            ],
+            axis=1,
+        )
+        parts.append(
+            Experience(
+                tactical=tactical,
+                mask=ranked.valid,
+                relative=(realised / reference[:, None]).reshape(ranked.valid.shape),
+                strategic=dyn.strategic_observation(data, part, ranked),
+                reference=reference,
+            )
+        )
+        if report is not None:
+            report("experience", min(start + chunk, len(rows)), len(rows))
+    return Experience(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Experience.__annotations__)
+    )
 
 
-def train_strategic(train: Trace, config: HierarchyConfig, report: Progress | None) -> Any:
+#: Relative objectives are clipped to this before fitting (a failing candidate's can be huge).
+TARGET_CLIP = 8.0
+
+
+def _fit(
+    name: str,
+    forward: Callable[[Any], Any],
+    parameters: Any,
+    x: NDArray[np.float32],
+    target: NDArray[np.float64],
+    mask: NDArray[np.bool_],
+    weight: NDArray[np.float64],
+    config: HierarchyConfig,
+    report: Progress | None,
+) -> None:
+    """Regress ``forward(x)`` on ``target`` where ``mask`` (weighted MSE, Adam, clipping)."""
+    import torch
+
+    from skyroute.errors import ConfigError
+
+    generator = torch.Generator().manual_seed(config.seed)
+    inputs = torch.as_tensor(x)
+    goal = torch.as_tensor(np.clip(target, -TARGET_CLIP, TARGET_CLIP), dtype=torch.float32)
+    where = torch.as_tensor(mask, dtype=torch.float32)
+    w = torch.as_tensor(weight / max(float(weight.mean()), 1e-12), dtype=torch.float32)
+    params = list(parameters)
+    optimiser = torch.optim.Adam(params, lr=config.learning_rate)
+    for epoch in range(config.epochs):
+        order = torch.randperm(inputs.shape[0], generator=generator)
+        for start in range(0, inputs.shape[0], config.batch_size):
+            batch = order[start : start + config.batch_size]
+            error = (forward(inputs[batch]) - goal[batch]) ** 2 * where[batch]
+            loss = torch.sum(w[batch, None] * error) / torch.clamp(where[batch].sum(), min=1.0)
+            if not torch.isfinite(loss):
+                raise ConfigError(
+                    f"the {name} loss became {loss.item()} in epoch {epoch + 1}",
+                    "lower learning_rate",
+                )
+            optimiser.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimiser.step()
+        if report is not None:
+            report(name, epoch + 1, config.epochs)
+
+
+def tactical_targets(relative: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Each candidate's gain over rank 1, in reference objectives (higher is better)."""
+    gain: NDArray[np.float64] = relative[..., :1] - relative
+    return gain
+
+
+def fit_tactical(
+    train: Trace, world: Any, exp: Experience, config: HierarchyConfig, report: Progress | None
+) -> Any:
+    """MaskablePPO's actor, its logits fitted to every candidate's realised gain over rank 1."""
+    from sb3_contrib import MaskablePPO
+
+    from skyroute.world.envs.tactical import TacticalEnv
+
+    env = TacticalEnv(train, world, episode_length=config.episode_length, relative_reward=True)
+    model = MaskablePPO(
+        "MlpPolicy", env, learning_rate=config.ppo_learning_rate, n_steps=256, batch_size=128,
+        n_epochs=5, gamma=config.gamma, seed=config.seed, device="cpu",
+        policy_kwargs={"net_arch": list(config.hidden)},
+    )  # fmt: skip
+    actor = tactical_module(model)
+    n, n_providers, k = exp.mask.shape
+    mask = exp.mask.copy()
+    mask[..., 0] = True
+    rows = n * n_providers
+    _fit(
+        "tactical PPO (fit)", actor, actor.parameters(), exp.tactical.reshape(rows, -1),
+        tactical_targets(exp.relative).reshape(rows, k), mask.reshape(rows, k),
+        np.repeat(exp.reference, n_providers), config, report,
+    )  # fmt: skip
+    if config.ppo_steps:
+        model.learn(config.ppo_steps)
+    return model
+
+
+def tactical_choice(model: Any, exp: Experience) -> NDArray[np.int64]:
+    """The fitted tactical layer's action per (call, provider) [B, P]."""
+    import torch
+
+    actor = tactical_module(model)
+    n, n_providers, k = exp.mask.shape
+    with torch.no_grad():
+        logits = actor(torch.as_tensor(exp.tactical.reshape(n * n_providers, -1))).numpy()
+    mask = exp.mask.reshape(n * n_providers, k).copy()
+    mask[:, 0] = True
+    choice: NDArray[np.int64] = np.argmax(np.where(mask, logits, -np.inf), axis=1).reshape(
+        n, n_providers
+    )
+    return choice
+
+
+def fit_strategic(
+    train: Trace,
+    world: Any,
+    exp: Experience,
+    tactical: Any,
+    config: HierarchyConfig,
+    report: Progress | None,
+) -> Any:
+    """DQN's Q-network fitted on every provider's realised value given the tactical layer.
+
+    With discount 0 and every action's reward observed, DQN's target for each action is its
+    reward: the fit is DQN's regression done on all actions at once (fitted Q-iteration).
+    """
     from stable_baselines3 import DQN
 
     from skyroute.world.envs.strategic import StrategicEnv
 
-    env = StrategicEnv(train, episode_length=config.episode_length)
+    env = StrategicEnv(train, world, episode_length=config.episode_length)
     model = DQN(
-        "MlpPolicy",
-        env,
-        learning_rate=config.dqn_learning_rate,
-        learning_starts=min(1000, config.dqn_steps // 4),
-        buffer_size=50_000,
-        batch_size=64,
-        exploration_fraction=0.3,
-        target_update_interval=500,
-        policy_kwargs={"net_arch": [64, 64]},
-        gamma=config.gamma,
-        seed=config.seed,
-        device="cpu",
-        max_grad_norm=10.0,
-    )
-    model.learn(
-        config.dqn_steps, callback=_Steps("strategic DQN", config.dqn_steps, report).callback
-    )
-    return model
-
-
-def train_tactical(train: Trace, config: HierarchyConfig, report: Progress | None) -> Any:
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    from skyroute.world.envs.tactical import TacticalEnv
-
-    # One copy per provider: the tactical layer learns to place inside whichever it is given.
-    makers: list[Callable[[], Any]] = [
-        functools.partial(
-            TacticalEnv,
-            train,
-            provider=p,
-            episode_length=config.episode_length,
-            relative_reward=True,
-        )
-        for p in ("aws", "azure", "gcp")
-    ]
-    env = DummyVecEnv(makers)
-    model = PPO(
-        "MlpPolicy",
-        env,
-        learning_rate=config.ppo_learning_rate,
-        n_steps=256,
-        batch_size=128,
-        n_epochs=5,
-        policy_kwargs={"net_arch": [128, 64]},
-        gamma=config.gamma,
-        seed=config.seed,
-        device="cpu",
-        max_grad_norm=0.5,
-    )
-    model.learn(
-        config.ppo_steps, callback=_Steps("tactical PPO", config.ppo_steps, report).callback
-    )
+        "MlpPolicy", env, learning_rate=config.dqn_learning_rate, learning_starts=0,
+        buffer_size=10_000, batch_size=64, gamma=config.gamma, seed=config.seed, device="cpu",
+        policy_kwargs={"net_arch": list(config.hidden)},
+    )  # fmt: skip
+    picked = tactical_choice(tactical, exp)
+    relative = np.take_along_axis(exp.relative, picked[..., None], axis=2)[..., 0]  # [B, P]
+    usable = exp.mask[..., 0]
+    baseline = np.min(np.where(usable, exp.relative[..., 0], np.inf), axis=1, keepdims=True)
+    value = np.where(usable, baseline - relative, -TARGET_CLIP)
+    q = strategic_module(model)
+    _fit(
+        "strategic DQN (fit)", q, q.parameters(), exp.strategic, value,
+        np.ones_like(usable), exp.reference, config, report,
+    )  # fmt: skip
+    if config.dqn_steps:
+        model.learn(config.dqn_steps)
     return model
 
 
 def strategic_module(model: Any) -> Any:
-    """The DQN's Q-network: observation [n, 18] → Q-values [n, 3] (higher is better)."""
+    """The DQN's Q-network: observation [n, 50] → Q-values [n, 3] (higher is better)."""
     from torch import nn
 
     class QValues(nn.Module):
@@ -163,7 +274,7 @@ def strategic_module(model: Any) -> Any:
 
 
 def tactical_module(model: Any) -> Any:
-    """The PPO actor: observation [n, 126] → action logits [n, 24] (higher is better)."""
+    """The (Maskable)PPO actor: observation [n, 115] → action logits [n, 8] (higher is better)."""
     from torch import nn
 
     policy = model.policy

@@ -24,8 +24,6 @@ from skyroute.learn.hierarchy import (
     split_by_time,
     strategic_module,
     tactical_module,
-    train_strategic,
-    train_tactical,
     trained_until,
 )
 from skyroute.world.traces.schema import Trace
@@ -78,46 +76,107 @@ def splits(trace: Trace, holdout: float) -> tuple[Trace, Trace, Trace, float]:
     return train, by_time.held_out, _only(by_time.train, unseen), by_time.cut_s
 
 
+class TorchPredictor:
+    """A trained torch module with the bundles' ``predict(x) -> scores`` interface."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            out: np.ndarray = self.module(torch.as_tensor(np.asarray(x, dtype=np.float32))).numpy()
+        return out
+
+
 def train_hierarchy(
     config: HierarchyConfig, out_dir: Path, report: Progress | None
 ) -> dict[str, Any]:
-    from skyroute.learn import forecast
+    """LSTM forecaster first (the layers read its forecast), then tactical, then strategic."""
+    from skyroute.learn.hierarchy import experience, fit_strategic, fit_tactical
     from skyroute.learn.seeding import seed_everything
+    from skyroute.world.catalog.loader import load_catalog
+    from skyroute.world.envs.dynamics import build_env_data
     from skyroute.world.envs.strategic import StrategicEnv
     from skyroute.world.envs.tactical import TacticalEnv
-    from skyroute.world.observations import strategic_contract, tactical_contract
+    from skyroute.world.model import build_world
+    from skyroute.world.objective import Objective
+    from skyroute.world.observations import (
+        CANDIDATES_PER_PROVIDER,
+        strategic_contract,
+        tactical_contract,
+    )
+    from skyroute.world.policies.learned import forecast_rates
+    from skyroute.world.requests import requests_from_trace
 
     seed_everything(config.seed)
     trace = load(config.trace, config.seed)
     train, _, _, cut = splits(trace, config.holdout_hours)
-    until, data = trained_until(trace, cut), fingerprint(trace)
+    until, data_id = trained_until(trace, cut), fingerprint(trace)
+    world = build_world(load_catalog(), origins=list(trace.origin_names))
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    strategic = train_strategic(train, config, report)
-    timings["strategic_s"] = time.perf_counter() - start
+    forecaster, scores, x_test = _train_forecaster(trace, cut, config, report)
+    timings["forecast_s"] = time.perf_counter() - start
+
     start = time.perf_counter()
-    tactical = train_tactical(train, config, report)
+    rates = forecast_rates(TorchPredictor(forecaster), requests_from_trace(train, world))
+    data = build_env_data(train, world, Objective(), config.seed, rates)
+    rng = np.random.default_rng(config.seed)
+    rows = np.sort(rng.choice(data.n_rows, min(config.samples, data.n_rows), replace=False))
+    exp = experience(data, rows.astype(np.int64), report)
+    timings["experience_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    tactical = fit_tactical(train, world, exp, config, report)
     timings["tactical_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    strategic = fit_strategic(train, world, exp, tactical, config, report)
+    timings["strategic_s"] = time.perf_counter() - start
 
     probe_rows = np.arange(min(256, len(train)), dtype=np.int64)
-    s_env = StrategicEnv(train, episode_length=config.episode_length)
-    t_env = TacticalEnv(train, provider="aws", episode_length=config.episode_length)
+    s_env = StrategicEnv(train, world, episode_length=config.episode_length)
+    t_env = TacticalEnv(train, world, provider="aws", episode_length=config.episode_length)
     s_probe = s_env.observe(probe_rows)
     t_probe = t_env.observe(probe_rows)
     export_layer(
         out_dir, name="strategic", kind="placement.strategic", module=strategic_module(strategic),
         n_inputs=s_probe.shape[1], n_outputs=3, probe=s_probe, config=config, until=until,
-        data=data, metrics={"train_steps": config.dqn_steps},
-        observation=strategic_contract(s_env.data.world.providers),
+        data=data_id, metrics={"fit_samples": len(rows), "train_steps": config.dqn_steps},
+        observation=strategic_contract(world.providers),
     )  # fmt: skip
     export_layer(
         out_dir, name="tactical", kind="placement.tactical", module=tactical_module(tactical),
-        n_inputs=t_probe.shape[1], n_outputs=24, probe=t_probe, config=config, until=until,
-        data=data, metrics={"train_steps": config.ppo_steps}, observation=tactical_contract(),
+        n_inputs=t_probe.shape[1], n_outputs=CANDIDATES_PER_PROVIDER, probe=t_probe,
+        config=config, until=until, data=data_id, observation=tactical_contract(),
+        metrics={"fit_samples": len(rows), "train_steps": config.ppo_steps},
     )  # fmt: skip
+    export_layer(
+        out_dir, name="forecast", kind="forecast.load", module=forecaster, n_inputs=config.window,
+        n_outputs=1, probe=x_test[:256], config=config, until=until, data=data_id,
+        metrics={"r2_held_out_hours": scores.r2, "rmse": scores.rmse,
+                 "naive_last_value_rmse": scores.naive_rmse},
+    )  # fmt: skip
+    summary = {
+        "trace": config.trace,
+        "train_invocations": len(train),
+        "fit_samples": len(rows),
+        "trained_until": until,
+        "forecast": {"r2": scores.r2, "rmse": scores.rmse, "naive_rmse": scores.naive_rmse},
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "config": config.to_dict(),
+    }
+    (out_dir / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
 
-    start = time.perf_counter()
+
+def _train_forecaster(
+    trace: Trace, cut: float, config: HierarchyConfig, report: Progress | None
+) -> tuple[Any, Any, np.ndarray]:
+    """The load LSTM on the training functions' minutes before the cut, scored after it."""
+    from skyroute.learn import forecast
+
     counts = forecast.minute_counts(_only(trace, ~held_out_functions(trace)))
     cut_minute = int(cut // 60)
     x_train, y_train = forecast.windows(counts, config.window, 0, cut_minute, config.seed)
@@ -134,28 +193,8 @@ def train_hierarchy(
         epochs=config.lstm_epochs, learning_rate=config.lstm_learning_rate,
         under_weight=config.under_weight, on_epoch=on_epoch,
     )  # fmt: skip
-    import torch
-
-    with torch.no_grad():
-        predicted = model(torch.as_tensor(x_test)).numpy().ravel()
-    scores = forecast.score(predicted, x_test, y_test)
-    timings["forecast_s"] = time.perf_counter() - start
-    export_layer(
-        out_dir, name="forecast", kind="forecast.load", module=model, n_inputs=config.window,
-        n_outputs=1, probe=x_test[:256], config=config, until=until, data=data,
-        metrics={"r2_held_out_hours": scores.r2, "rmse": scores.rmse,
-                 "naive_last_value_rmse": scores.naive_rmse},
-    )  # fmt: skip
-    summary = {
-        "trace": config.trace,
-        "train_invocations": len(train),
-        "trained_until": until,
-        "forecast": {"r2": scores.r2, "rmse": scores.rmse, "naive_rmse": scores.naive_rmse},
-        "seconds": {k: round(v, 1) for k, v in timings.items()},
-        "config": config.to_dict(),
-    }
-    (out_dir / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return summary
+    predicted = TorchPredictor(model).predict(x_test).ravel()
+    return model, forecast.score(predicted, x_test, y_test), x_test
 
 
 def oracle_gain(metrics: dict[str, Any], name: str) -> float:

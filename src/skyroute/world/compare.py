@@ -28,11 +28,29 @@ class Comparison:
     notes: list[str]
 
 
-def resolve_policies(spec: str) -> list[str]:
-    """``all`` or a comma-separated list of registered names ("did you mean" on typos)."""
+def resolve_policies(spec: str, learned: Sequence[str] = ()) -> list[str]:
+    """``all`` or a comma-separated list of registered names ("did you mean" on typos).
+
+    ``learned`` names policies that bundles provide (``--bundles``); ``all`` includes them.
+    A learned policy's name without its bundles says how to get them.
+    """
+    from skyroute.errors import ConfigError
+    from skyroute.world.policies.bundled import LEARNED_POLICIES
+
     if spec.strip() == "all":
-        return POLICIES.names()
-    return [POLICIES.check(name.strip()) for name in spec.split(",") if name.strip()]
+        return [*POLICIES.names(), *learned]
+    names = []
+    for name in filter(None, (part.strip() for part in spec.split(","))):
+        if name in learned:
+            names.append(name)
+        elif name in LEARNED_POLICIES:
+            raise ConfigError(
+                f"policy {name!r} is learned: it needs its bundles",
+                "add --bundles DIR (the folder `skyroute train hierarchy --out DIR` wrote)",
+            )
+        else:
+            names.append(POLICIES.check(name))
+    return names
 
 
 def compare(
@@ -49,8 +67,11 @@ def compare(
     metrics: dict[str, PolicyMetrics] = {}
     series: dict[str, dict[str, list[float]]] = {}
     short = _short_calls(trace, world)
-    policies: dict[str, Policy] = {name: make_policy(name) for name in names}
-    policies.update(extra or {})
+    extra = extra or {}
+    policies: dict[str, Policy] = {
+        name: extra[name] if name in extra else make_policy(name) for name in names
+    }
+    policies.update({name: policy for name, policy in extra.items() if name not in policies})
     for name, policy in policies.items():
         on_policy(name)
         result = simulate(trace, policy, world, objective, seed)

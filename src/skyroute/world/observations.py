@@ -20,14 +20,16 @@ from dataclasses import dataclass
 from typing import Any
 
 #: Version of the strategic observation layout (see the module docstring for when to bump).
-STRATEGIC_VERSION = 1
+STRATEGIC_VERSION = 2
 #: Version of the tactical observation layout.
-TACTICAL_VERSION = 1
+TACTICAL_VERSION = 2
 
-#: Nearest regions of a provider offered to the tactical agent.
-CANDIDATE_REGIONS = 4
-#: Memory sizes of the tactical action space (a subset of the world's), MB.
-TACTICAL_MEMORY_SIZES_MB: tuple[int, ...] = (128, 256, 512, 1024, 1536, 2048)
+#: Candidates a provider offers the tactical layer: its placements (any region, memory,
+#: platform and purchase) ranked by expected objective for this caller, best first.
+CANDIDATES_PER_PROVIDER = 8
+#: A function's share of inter-arrival gaps longer than these (seconds) is part of its profile:
+#: whether warm instances survive depends on the gaps, not only on their mean.
+GAP_THRESHOLDS_S: tuple[int, ...] = (10, 60, 300, 900)
 
 #: Features of the request itself, in observation order.
 REQUEST_FEATURES: tuple[str, ...] = (
@@ -37,6 +39,8 @@ REQUEST_FEATURES: tuple[str, ...] = (
     "hour_sin",
     "hour_cos",
     "log10_1p_idle_s",
+    *(f"gap_share_over_{s}s" for s in GAP_THRESHOLDS_S),
+    "log10_1p_forecast_calls_per_min",
 )
 #: Features of one candidate placement (vs. the reference placement, warm, same request).
 CANDIDATE_FEATURES: tuple[str, ...] = (
@@ -45,9 +49,17 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "log2_carbon_ratio",
     "error_prob",
     "log2_objective_ratio",
+    "log10_1p_keepalive_s",
+    "warmth_curve",
+    "warmth_window",
+    "warmth_pool",
+    "container",
+    "spot",
+    "log2_vcpu",
+    "forecast_cold_prob",
 )
-#: Features of a provider's greedy (best expected objective) tactical placement.
-PROVIDER_FEATURES: tuple[str, ...] = (*CANDIDATE_FEATURES[:3], "objective")
+#: Features of a provider's best (lowest expected objective) candidate.
+PROVIDER_FEATURES: tuple[str, ...] = CANDIDATE_FEATURES
 
 
 @dataclass(frozen=True)
@@ -111,16 +123,12 @@ def strategic_contract(providers: Sequence[str]) -> ObservationContract:
 
 
 def tactical_actions() -> list[str]:
-    """Action labels in action order: region rank (1 = nearest) major, memory minor."""
-    return [
-        f"near{rank + 1}_{memory}mb"
-        for rank in range(CANDIDATE_REGIONS)
-        for memory in TACTICAL_MEMORY_SIZES_MB
-    ]
+    """Action labels in action order: the provider's candidates by expected objective."""
+    return [f"rank{rank + 1}" for rank in range(CANDIDATES_PER_PROVIDER)]
 
 
 def tactical_contract() -> ObservationContract:
-    """Request features, then ``CANDIDATE_FEATURES`` of each of the 24 actions."""
+    """Request features, then ``CANDIDATE_FEATURES`` of each of the provider's candidates."""
     per_action = [f"{a}.{f}" for a in tactical_actions() for f in CANDIDATE_FEATURES]
     return ObservationContract("tactical", TACTICAL_VERSION, (*REQUEST_FEATURES, *per_action))
 

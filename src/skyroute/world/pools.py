@@ -64,3 +64,27 @@ def warmth_from_gaps(
     idle_s = np.where(first, p.keepalive_s, np.clip(gap, 0.0, p.keepalive_s))
     idle_ms = np.where(p.warmth == POOL, idle_s * 1000.0, 0.0)
     return cold, idle_ms
+
+
+def end_gaps_by_speed(
+    function: NDArray[np.int64],
+    timestamp_s: Array,
+    duration_ms: Array,
+    world: World,
+    vcpus: Array,
+) -> tuple[Array, NDArray[np.int64]]:
+    """Gaps since the latest end of each function's earlier calls, had all run at each vCPU.
+
+    Returns [N, V] gaps for the V distinct speeds among ``vcpus`` and, per entry of ``vcpus``,
+    its column. This is the pool gap of a call when every call of its function goes to the same
+    placement (the oracle's warmest state, and a sticky policy's actual state).
+    """
+    from skyroute.world.physics import execution_ms
+
+    # Execution time depends on min(vCPU, 1) only, so few distinct speeds need gaps.
+    distinct, column = np.unique(np.minimum(vcpus, 1.0), return_inverse=True)
+    out = np.empty((len(timestamp_s), len(distinct)))
+    for v, vcpu in enumerate(distinct):
+        end_s = timestamp_s + execution_ms(duration_ms, np.full(1, vcpu), world) / 1000.0
+        out[:, v] = gaps(function, timestamp_s, end_s)[1]
+    return out, column.astype(np.int64)

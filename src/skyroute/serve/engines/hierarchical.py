@@ -3,14 +3,14 @@
 Each layer uses the tenant's active bundle of its kind and falls back to the world model's
 greedy choice where none is active (or it fails to load), saying so in the explanation:
 
-* **operational** (``forecast.load``): predicts the function's calls per minute from its last
-  ``FORECAST_STEPS`` minutes of decisions (counts per minute, oldest first, input shape
-  [1, 12]); the forecast replaces the caller's stated rate, which sets the expected idle time
-  and so the cold-start odds the upper layers see.
+* **operational** (``forecast.load``): predicts the function's calls per minute over the next
+  12 minutes from its last ``FORECAST_STEPS`` minutes of decisions (counts per minute, oldest
+  first, input shape [1, 12]); the upper layers read that forecast (and the cold-start odds it
+  implies per candidate) next to the caller's stated rate. Without it they read the stated rate.
 * **strategic** (``placement.strategic``): scores the 3 providers from the strategic
   environment's observation (docs/environments.md); the best allowed provider wins.
-* **tactical** (``placement.tactical``): scores the 24 actions (4 nearest regions × 6 memory
-  sizes, functions on demand) from the tactical environment's observation.
+* **tactical** (``placement.tactical``): scores the provider's 8 candidates (its placements
+  ranked by expected objective for the caller) from the tactical environment's observation.
 
 The strategic and tactical layers run through the simulator's own policy adapter
 (:class:`skyroute.world.policies.learned.HierarchicalPolicy`), which also resolves the chosen
@@ -27,7 +27,6 @@ flagged ``fallback`` with the reason.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -208,17 +207,17 @@ def _decide_group(
     notes = list(notes)
     index = np.asarray(rows, dtype=np.int64)
     requests = take_requests(batch.requests, index)
+    rates = requests.rate_per_min
     if "forecast.load" in predictors:
         items = [batch.items[i] for i in rows]
         history = np.stack(
             [_recent_counts(ctx.session, ctx.tenant_id, r.function.id) for r in items]
         )
-        rates = np.asarray(predictors["forecast.load"].predict(history), dtype=np.float64)
-        rates = np.maximum(rates.reshape(len(items), -1)[:, 0], 0.0)
+        predicted = np.asarray(predictors["forecast.load"].predict(history), dtype=np.float64)
+        rates = np.maximum(predicted.reshape(len(items), -1).mean(axis=1), 0.0)
         if not np.isfinite(rates).all():
             raise ValueError("the load forecast is not finite")
-        requests = dataclasses.replace(requests, rate_per_min=rates)
-        notes.append("forecast.load: rate from the last 12 minutes")
+        notes.append("forecast.load: next 12 minutes from the last 12")
     # The simulator's policy adapter decides, per objective group of the batch.
     policy = HierarchicalPolicy(
         predictors.get("placement.strategic"), predictors.get("placement.tactical")
@@ -227,6 +226,7 @@ def _decide_group(
     for group in batch.groups:
         mine = np.flatnonzero(np.isin(index, group.rows))
         if mine.size:
-            chosen[mine] = policy.decide(take_requests(requests, mine), world, group.objective)
+            part = take_requests(requests, mine)
+            chosen[mine] = policy.decide_with_forecast(part, world, group.objective, rates[mine])
     explanation = "hierarchical: " + "; ".join(notes or ["all layers learned"])
     return [Proposal(int(c), explanation, model_versions=versions) for c in chosen]

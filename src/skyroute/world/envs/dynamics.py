@@ -1,4 +1,5 @@
-"""Pure NumPy dynamics shared by the single and the batched SkyRoute environments.
+"""Pure NumPy dynamics shared by the single and the batched SkyRoute environments, and by the
+learned policy that replays their bundles.
 
 Every function takes ``rows`` (trace rows, shape ``(B,)``) and returns arrays with that leading
 batch axis, so a single env (``B = 1``) and a batched env (``B = N``) run the *same* code and
@@ -7,24 +8,23 @@ therefore produce bit-identical numbers.
 Modelling choices (see docs/environments.md):
 
 * The agent sees the caller's **profile** (``requests_from_trace``: mean duration and payload,
-  p95 footprint, call rate), never the future.
-* The reward is minus the normalised objective (:func:`objective_value` with the trace scale of
-  :func:`with_trace_scale`) of the **actual** invocation on the chosen placement, with
-  **expected** luck: ``cold`` is the cold-start probability after the function's mean idle time,
-  ``cold_z=None`` and ``spot_u=None``. Rewards are thus deterministic given the trace, and the
-  mean reward over a whole trace is minus the objective the simulator reports for the same
-  placements with expected cold starts.
-* Tactical candidates are the ``CANDIDATE_REGIONS`` regions of a provider nearest (by RTT) to
-  the caller, times the world's memory sizes, run as **functions on demand**: containers and spot
-  are decided elsewhere. A memory size the provider's functions do not offer (Azure above
-  1,536 MB) falls back to the largest offered size in that region (see ``exact``).
-* Objective constraints are not applied: the action space is the set of candidates.
+  p95 footprint, call rate), the function's **arrival profile** (its share of gaps longer than
+  ``GAP_THRESHOLDS_S``) and a **forecast** of its calls over the next 12 minutes (the profile
+  rate where no forecaster is given), never the future.
+* Tactical candidates are a provider's placements -- any region, memory, platform and purchase
+  -- ranked by *expected* objective for this caller (``CANDIDATES_PER_PROVIDER`` best, among
+  those that keep the hard constraints); rank 1 is what greedy would pick in that provider.
+* The reward is minus the normalised objective of the **actual** invocation on the chosen
+  placement with the simulator's shared random draws, as if every call of the function went to
+  that placement (a sticky policy's real state, and the oracle's assumption). Rewards are thus
+  deterministic given the trace and seed, and every action's reward is known offline.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -33,18 +33,33 @@ from skyroute.errors import ConfigError, UnknownNameError
 from skyroute.world.model import World, build_world
 from skyroute.world.objective import (
     Objective,
+    allowed_placements,
+    feasible,
+    memory_shortfall,
     objective_value,
     reference_outcome,
     with_trace_scale,
 )
-from skyroute.world.observations import CANDIDATE_REGIONS, TACTICAL_MEMORY_SIZES_MB
-from skyroute.world.physics import Invocations, Outcome, expected_outcome
-from skyroute.world.providers.base import FUNCTION, ON_DEMAND, PLATFORMS, PURCHASES
-from skyroute.world.requests import actual_invocations, requests_from_trace
+from skyroute.world.observations import CANDIDATES_PER_PROVIDER, GAP_THRESHOLDS_S
+from skyroute.world.physics import (
+    CURVE,
+    POOL,
+    WINDOW,
+    Invocations,
+    Outcome,
+    execution_ms,
+    expected_outcome,
+    expected_warmth,
+    outcome,
+)
+from skyroute.world.pools import end_gaps_by_speed, warmth_from_gaps
+from skyroute.world.providers.base import CONTAINER, PLATFORMS, PURCHASES, SPOT
+from skyroute.world.requests import Requests, actual_invocations, idle_seconds, requests_from_trace
 from skyroute.world.traces.schema import Trace
 
 Int = NDArray[np.int64]
 Array = NDArray[np.float64]
+Bool = NDArray[np.bool_]
 
 #: The trace the environments replay when none is given (small, so construction is fast).
 DEFAULT_TRACE = "synthetic:functions=50,days=1,seed=0"
@@ -52,6 +67,24 @@ DEFAULT_TRACE = "synthetic:functions=50,days=1,seed=0"
 LIMIT = 20.0
 #: Floor under ratios before taking logs (a zero-carbon grid would give -inf).
 TINY = 1e-12
+#: Rows whose candidates are ranked at once (B x 440 placements x ~12 arrays stays ~50 MB).
+RANK_CHUNK = 1024
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What really happened, for rewards: actual calls, shared draws and sticky pool gaps."""
+
+    actual: Invocations
+    cold_u: Array
+    cold_z: Array
+    spot_u: Array
+    #: Seconds since the function's previous call started (NaN for its first call).
+    start_gap_s: Array
+    #: Seconds since the latest end of the function's earlier calls, per vCPU speed [N, V].
+    end_gap_s: Array
+    #: Column of ``end_gap_s`` for each placement of the world.
+    speed_column: Int
 
 
 @dataclass(frozen=True)
@@ -61,32 +94,98 @@ class EnvData:
     world: World
     #: Trace-scaled objective (its ``scale`` is set).
     objective: Objective
-    #: What really happened, one row per invocation (drives rewards).
-    actual: Invocations
-    #: The caller's profile per invocation (drives observations and greedy choices).
+    #: The caller's profile per invocation (drives observations and candidate ranking).
     expected: Invocations
     #: Mean seconds between calls of the same function (expected idle time).
     idle_s: Array
-    #: Placement index per [origin, provider, action]; action = region rank x memories + memory.
-    candidates: Int
-    #: True where the candidate is exactly the requested region/memory (no fallback).
-    exact: NDArray[np.bool_]
-    #: Per candidate, its platform/purchase variants [origin, provider, action, 3]: the function,
-    #: the same region's container on demand and on spot (smallest memory at least the
-    #: function's; the function again where a variant does not exist). Each action resolves to
-    #: its variant with the lowest expected objective. None: functions only.
-    variants: Int | None = None
+    #: The function's share of gaps longer than each of ``GAP_THRESHOLDS_S``: [N, 4].
+    gap_shares: Array
+    #: Forecast calls per minute over the next 12 minutes (the profile rate without a model).
+    forecast_per_min: Array
+    #: Placements the objective's constraints allow (providers, regions).
+    allowed: Bool
+    #: The future, for rewards only (None when a policy decides).
+    truth: Truth | None = None
 
     @property
     def n_rows(self) -> int:
         return int(self.idle_s.shape[0])
 
-    @property
-    def n_actions(self) -> int:
-        return int(self.candidates.shape[-1])
+
+def gap_shares(requests: Requests) -> Array:
+    """Per row, its function's share of inter-arrival gaps above each ``GAP_THRESHOLDS_S``.
+
+    Computed over the batch like the rest of the profile; a function seen fewer than three
+    times takes the shares of a Poisson stream at its rate (``exp(-rate x threshold)``).
+    """
+    function = requests.function
+    gap = idle_seconds(function, requests.timestamp_s)
+    seen = ~np.isnan(gap)
+    n_fn = int(function.max()) + 1 if function.size else 0
+    counts = np.bincount(function[seen], minlength=n_fn).astype(np.float64)
+    rate_per_s = np.maximum(requests.rate_per_min, 1e-9) / 60.0
+    out = np.empty((len(function), len(GAP_THRESHOLDS_S)))
+    for k, threshold in enumerate(GAP_THRESHOLDS_S):
+        over = np.bincount(function[seen], weights=gap[seen] > threshold, minlength=n_fn)
+        share = over / np.maximum(counts, 1.0)
+        poisson = np.exp(-rate_per_s * threshold)
+        out[:, k] = np.where(counts[function] >= 2, share[function], poisson)
+    return out
 
 
-def build_env_data(trace: Trace, world: World, objective: Objective | None = None) -> EnvData:
+def truth_for(trace: Trace, world: World, seed: int) -> Truth:
+    """The actual calls, the simulator's draws for ``seed`` and each call's sticky pool gaps."""
+    from skyroute.world.simulator import Draws
+
+    actual = actual_invocations(trace, world)
+    draws = Draws.for_trace(len(trace), seed)
+    function = trace.function.astype(np.int64)
+    timestamp = trace.timestamp_s.astype(np.float64)
+    end_gap, column = end_gaps_by_speed(
+        function, timestamp, actual.duration_ms, world, world.placements.vcpu
+    )
+    return Truth(
+        actual=actual,
+        cold_u=draws.cold_u,
+        cold_z=draws.cold_z,
+        spot_u=draws.spot_u,
+        start_gap_s=idle_seconds(function, timestamp),
+        end_gap_s=end_gap,
+        speed_column=column,
+    )
+
+
+def env_data_for(
+    requests: Requests,
+    world: World,
+    objective: Objective,
+    forecast_per_min: Array | None = None,
+    truth: Truth | None = None,
+    shares: Array | None = None,
+) -> EnvData:
+    """EnvData for a batch of requests (the policy's view; ``truth`` adds rewards).
+
+    ``shares`` overrides the gap shares (when ``requests`` are representatives of a larger
+    batch, whose gaps they alone would not show)."""
+    return EnvData(
+        world=world,
+        objective=objective,
+        expected=requests.expected,
+        idle_s=requests.expected_idle_s,
+        gap_shares=gap_shares(requests) if shares is None else shares,
+        forecast_per_min=requests.rate_per_min if forecast_per_min is None else forecast_per_min,
+        allowed=allowed_placements(world, objective.constraints),
+        truth=truth,
+    )
+
+
+def build_env_data(
+    trace: Trace,
+    world: World,
+    objective: Objective | None = None,
+    seed: int = 0,
+    forecast_per_min: Array | None = None,
+) -> EnvData:
     """Arrays for ``trace`` replayed in ``world``; raises ConfigError on a mismatch."""
     if len(trace) == 0:
         raise ConfigError("the trace has no invocations", "pass a trace with at least one call")
@@ -96,80 +195,10 @@ def build_env_data(trace: Trace, world: World, objective: Objective | None = Non
             f"the world has no RTTs for the trace's callers {missing}",
             "build the world with origins=list(trace.origin_names)",
         )
-    actual = actual_invocations(trace, world)
     requests = requests_from_trace(trace, world)
-    candidates, exact = candidate_table(world)
-    return EnvData(
-        world=world,
-        objective=with_trace_scale(objective or Objective(), actual, world),
-        actual=actual,
-        expected=requests.expected,
-        idle_s=requests.expected_idle_s,
-        candidates=candidates,
-        exact=exact,
-        variants=variant_table(world, candidates),
-    )
-
-
-def candidate_table(world: World) -> tuple[Int, NDArray[np.bool_]]:
-    """Tactical candidates per [origin, provider, action] and whether each is exact.
-
-    Regions are ranked by RTT from the caller (ties in world order); a provider with fewer than
-    ``CANDIDATE_REGIONS`` regions repeats its farthest one.
-    """
-    p = world.placements
-    memories = TACTICAL_MEMORY_SIZES_MB
-    usable = (p.platform == PLATFORMS.index(FUNCTION)) & (p.purchase == PURCHASES.index(ON_DEMAND))
-    n_actions = CANDIDATE_REGIONS * len(memories)
-    shape = (len(world.origin_ids), len(world.providers), n_actions)
-    candidates = np.zeros(shape, dtype=np.int64)
-    exact = np.zeros(shape, dtype=bool)
-    for k, name in enumerate(world.providers):
-        regions = np.unique(p.region[usable & (p.provider == k)])
-        if regions.size == 0:
-            raise ConfigError(
-                f"provider {name!r} has no function region in this world",
-                "add one of its regions to WorldConfig.regions",
-            )
-        for o in range(len(world.origin_ids)):
-            ranked = regions[np.argsort(world.rtt_ms[o, regions], kind="stable")]
-            ranked = np.concatenate([ranked, np.repeat(ranked[-1:], CANDIDATE_REGIONS)])
-            for rank, r in enumerate(ranked[:CANDIDATE_REGIONS]):
-                here = np.flatnonzero(usable & (p.region == r))
-                for m, memory in enumerate(memories):
-                    a = rank * len(memories) + m
-                    candidates[o, k, a] = _closest_memory(here, p.memory_mb[here], memory)
-                    exact[o, k, a] = p.memory_mb[candidates[o, k, a]] == memory
-    return candidates, exact
-
-
-def variant_table(world: World, candidates: Int) -> Int:
-    """The function, container on-demand and container spot variant of every candidate."""
-    p = world.placements
-    out = np.repeat(candidates[..., None], 3, axis=-1)
-    flat = candidates.reshape(-1)
-    for v, purchase in enumerate((ON_DEMAND, "spot"), start=1):
-        pool = np.flatnonzero(
-            (p.platform == PLATFORMS.index("container")) & (p.purchase == PURCHASES.index(purchase))
-        )
-        if pool.size == 0:
-            continue
-        fits = (p.region[pool][None, :] == p.region[flat][:, None]) & (
-            p.memory_mb[pool][None, :] >= p.memory_mb[flat][:, None]
-        )
-        size = np.where(fits, p.memory_mb[pool][None, :], np.inf)
-        found = np.isfinite(size).any(axis=1)
-        chosen = np.where(found, pool[np.argmin(size, axis=1)], flat)
-        out[..., v] = chosen.reshape(candidates.shape)
-    return out
-
-
-def _closest_memory(index: Int, memory_mb: Array, wanted: float) -> int:
-    """The largest offered size not above ``wanted``, else the smallest offered one."""
-    fits = memory_mb <= wanted
-    if fits.any():
-        return int(index[fits][np.argmax(memory_mb[fits])])
-    return int(index[np.argmin(memory_mb)])
+    truth = truth_for(trace, world, seed)
+    scaled = with_trace_scale(objective or Objective(), truth.actual, world)
+    return env_data_for(requests, world, scaled, forecast_per_min, truth)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,17 +210,21 @@ def rows_at(offset: Int, t: Int, n_rows: int) -> Int:
     return (offset + t) % n_rows
 
 
+def _column(a: NDArray[Any], rows: Int, extra_dims: int) -> NDArray[Any]:
+    """``a[rows]`` with ``extra_dims`` trailing axes for broadcasting."""
+    return a[rows][(slice(None), *([None] * extra_dims))]
+
+
 def _expected_inv(data: EnvData, rows: Int, extra_dims: int) -> Invocations:
     """The profile of ``rows`` with ``extra_dims`` trailing axes for broadcasting."""
-    index = (slice(None), *([None] * extra_dims))
-    return Invocations._make(a[rows][index] for a in data.expected)
+    return Invocations._make(_column(a, rows, extra_dims) for a in data.expected)
 
 
 def request_features(data: EnvData, rows: Int) -> Array:
-    """``REQUEST_FEATURES`` of ``rows``: shape [B, 6]."""
+    """``REQUEST_FEATURES`` of ``rows``: shape [B, 11]."""
     e = data.expected
     angle = 2.0 * np.pi * (e.hour[rows] % 24).astype(np.float64) / 24.0
-    return np.stack(
+    own = np.stack(
         [
             np.log10(e.duration_ms[rows]),
             np.log10(e.memory_mb[rows]),
@@ -202,6 +235,8 @@ def request_features(data: EnvData, rows: Int) -> Array:
         ],
         axis=-1,
     )
+    forecast = np.log10(1.0 + np.maximum(data.forecast_per_min[rows], 0.0))[:, None]
+    return np.concatenate([own, data.gap_shares[rows], forecast], axis=-1)
 
 
 def expected_outcomes(data: EnvData, rows: Int, placements: Int) -> tuple[Outcome, Outcome]:
@@ -209,7 +244,7 @@ def expected_outcomes(data: EnvData, rows: Int, placements: Int) -> tuple[Outcom
     extra = placements.ndim - 1
     inv = _expected_inv(data, rows, extra)
     p = data.world.placements.take(placements)
-    idle = data.idle_s[rows][(slice(None), *([None] * extra))]
+    idle = _column(data.idle_s, rows, extra)
     return expected_outcome(inv, p, data.world, idle), reference_outcome(inv, data.world)
 
 
@@ -223,84 +258,145 @@ def ratio_features(out: Outcome, ref: Outcome) -> Array:
     return np.stack([np.log2(np.maximum(a, TINY) / b) for a, b in pairs], axis=-1)
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """Each provider's candidates for a batch of rows, best expected objective first."""
+
+    #: Placement index [B, providers, K]; slots past a provider's feasible ones repeat rank 1.
+    placements: Int
+    #: False for repeated slots and for providers with no feasible placement [B, providers, K].
+    valid: Bool
+    #: ``CANDIDATE_FEATURES`` of every slot [B, providers, K, F].
+    features: Array
+
+
+def rank_candidates(data: EnvData, rows: Int) -> Ranked:
+    """Every provider's ``CANDIDATES_PER_PROVIDER`` best feasible placements for ``rows``."""
+    parts = [
+        _rank_chunk(data, rows[start : start + RANK_CHUNK])
+        for start in range(0, len(rows), RANK_CHUNK)
+    ]
+    return Ranked(*(np.concatenate([getattr(p, f) for p in parts]) for f in Ranked.__annotations__))
+
+
+def _rank_chunk(data: EnvData, rows: Int) -> Ranked:
+    world = data.world
+    everything = np.arange(world.n_placements)
+    out, ref = expected_outcomes(
+        data, rows, np.broadcast_to(everything, (len(rows), everything.size))
+    )
+    short = memory_shortfall(
+        data.expected.memory_mb[rows, None], world.placements.memory_mb[None, :]
+    )
+    ok, _ = feasible(out, data.allowed, data.objective.constraints, short)
+    value = np.where(ok, objective_value(out, ref, data.objective), np.inf)
+    k = CANDIDATES_PER_PROVIDER
+    n_providers = len(world.providers)
+    placements = np.empty((len(rows), n_providers, k), dtype=np.int64)
+    valid = np.zeros((len(rows), n_providers, k), dtype=bool)
+    for provider in range(n_providers):
+        index = np.flatnonzero(world.placements.provider == provider)
+        order = np.argsort(value[:, index], axis=1, kind="stable")[:, :k]
+        chosen = index[order]
+        finite = np.isfinite(np.take_along_axis(value, chosen, axis=1))
+        placements[:, provider] = np.where(finite, chosen, chosen[:, :1])
+        valid[:, provider] = finite
+    picked = placements.reshape(len(rows), -1)
+    gathered = Outcome._make(np.take_along_axis(a, picked, axis=1) for a in out)
+    reference = Outcome._make(a[:, :1] for a in ref)
+    features = candidate_features(data, rows, picked, gathered, reference, value)
+    return Ranked(placements, valid, features.reshape(len(rows), n_providers, k, -1))
+
+
+def candidate_features(
+    data: EnvData, rows: Int, placements: Int, out: Outcome, ref: Outcome, value: Array
+) -> Array:
+    """``CANDIDATE_FEATURES`` of ``placements`` [B, C] for ``rows``: [B, C, 13]."""
+    p = data.world.placements.take(placements)
+    chosen_value = np.take_along_axis(value, placements, axis=1)
+    ref_value = objective_value(ref, ref, data.objective)
+    relative = np.log2(np.maximum(chosen_value, TINY) / np.maximum(ref_value, TINY))
+    relative = np.where(np.isfinite(relative), relative, LIMIT)
+    gap = 60.0 / np.maximum(data.forecast_per_min[rows, None], 1e-9)
+    exec_ms = execution_ms(data.expected.duration_ms[rows, None], p.vcpu, data.world)
+    forecast_cold, _ = expected_warmth(gap, exec_ms, p, data.world)
+    columns = [
+        *np.moveaxis(ratio_features(out, ref), -1, 0),
+        out.error,
+        relative,
+        np.log10(1.0 + p.keepalive_s),
+        (p.warmth == CURVE).astype(np.float64),
+        (p.warmth == WINDOW).astype(np.float64),
+        (p.warmth == POOL).astype(np.float64),
+        (p.platform == PLATFORMS.index(CONTAINER)).astype(np.float64),
+        (p.purchase == PURCHASES.index(SPOT)).astype(np.float64),
+        np.log2(p.vcpu),
+        forecast_cold,
+    ]
+    return np.stack(columns, axis=-1)
+
+
 def _observation(parts: list[Array]) -> NDArray[np.float32]:
     flat = np.concatenate([x.reshape(x.shape[0], -1) for x in parts], axis=1)
     obs: NDArray[np.float32] = np.clip(flat, -LIMIT, LIMIT).astype(np.float32)
     return obs
 
 
-def tactical_candidates(data: EnvData, rows: Int, provider: Int) -> Int:
-    """Placement index of every tactical action for ``rows``: shape [B, A]."""
-    origin = data.expected.origin[rows]
-    functions = data.candidates[origin, provider]
-    if data.variants is None:
-        return functions
-    variants = data.variants[origin, provider]  # [B, A, 3]
-    out, ref = expected_outcomes(data, rows, variants)
-    value = objective_value(out, ref, data.objective)
-    resolved: Int = np.take_along_axis(variants, np.argmin(value, axis=-1)[..., None], -1)[..., 0]
-    return resolved
+def tactical_observation(
+    data: EnvData, rows: Int, provider: Int, ranked: Ranked | None = None
+) -> NDArray[np.float32]:
+    """Request features then ``CANDIDATE_FEATURES`` of each candidate: [B, 11 + 13 K] float32."""
+    ranked = ranked or rank_candidates(data, rows)
+    mine = ranked.features[np.arange(len(rows)), provider]
+    return _observation([request_features(data, rows), mine])
 
 
-def tactical_observation(data: EnvData, rows: Int, provider: Int) -> NDArray[np.float32]:
-    """Request features then ``CANDIDATE_FEATURES`` of each action: [B, 6 + 5 A] float32.
+def strategic_observation(
+    data: EnvData, rows: Int, ranked: Ranked | None = None
+) -> NDArray[np.float32]:
+    """Request features then each provider's best candidate's features: [B, 11 + 13 x 3]."""
+    ranked = ranked or rank_candidates(data, rows)
+    return _observation([request_features(data, rows), ranked.features[:, :, 0]])
 
-    The last feature is each action's expected objective over the reference's for the same
-    request (log2): the weighted sum the reward is built from, given explicitly so the policy
-    need not learn the weights' arithmetic before it can compare actions.
+
+def tactical_mask(ranked: Ranked, provider: Int) -> Bool:
+    """Usable tactical actions for each row's provider: [B, K]."""
+    mask: Bool = ranked.valid[np.arange(ranked.valid.shape[0]), provider]
+    return mask
+
+
+def realised_objective(data: EnvData, rows: Int, placements: Int) -> Array:
+    """Normalised objective of the actual calls ``rows`` on ``placements`` [B, ...], sticky.
+
+    Cold starts and billed idle time come from the function's own gaps (every call of the
+    function on that placement) and the simulator's shared draws.
     """
-    out, ref = expected_outcomes(data, rows, tactical_candidates(data, rows, provider))
-    value = objective_value(out, ref, data.objective)
-    ref_value = objective_value(ref, ref, data.objective)
-    relative = np.log2(np.maximum(value, TINY) / np.maximum(ref_value, TINY))
-    per_action = np.concatenate(
-        [ratio_features(out, ref), out.error[..., None], relative[..., None]], axis=-1
-    )
-    return _observation([request_features(data, rows), per_action])
-
-
-def provider_summary(data: EnvData, rows: Int) -> tuple[Int, Array]:
-    """Greedy tactical placement per provider [B, K] and its ``PROVIDER_FEATURES`` [B, K, 4].
-
-    Greedy = the candidate with the lowest *expected* objective (what a model-based tactical
-    policy would pick from the profile).
-    """
-    if data.variants is None:
-        candidates = data.candidates[data.expected.origin[rows]]
-    else:
-        k = np.arange(len(data.world.providers))
-        candidates = np.stack(
-            [tactical_candidates(data, rows, np.full(rows.shape, i)) for i in k], axis=1
-        )
-    out, ref = expected_outcomes(data, rows, candidates)
-    value = objective_value(out, ref, data.objective)
-    pick = np.argmin(value, axis=-1)[..., None]
-    best = np.take_along_axis(candidates, pick, axis=-1)[..., 0]
-    chosen = Outcome._make(np.take_along_axis(a, pick, axis=-1)[..., 0] for a in out)
-    chosen_ref = Outcome._make(a[..., 0] for a in ref)  # the reference has one column
-    features = np.concatenate(
-        [ratio_features(chosen, chosen_ref), np.take_along_axis(value, pick, axis=-1)], axis=-1
-    )
-    return best, features
-
-
-def strategic_observation(data: EnvData, rows: Int) -> NDArray[np.float32]:
-    """Request features then ``PROVIDER_FEATURES`` of each provider: [B, 6 + 4 K] float32."""
-    _, features = provider_summary(data, rows)
-    return _observation([request_features(data, rows), features])
-
-
-def realised_objective(data: EnvData, rows: Int, placement: Int) -> Array:
-    """Normalised objective of the actual invocations ``rows`` on ``placement`` [B]."""
-    inv = Invocations._make(a[rows] for a in data.actual)
-    p = data.world.placements.take(placement)
-    out = expected_outcome(inv, p, data.world, data.idle_s[rows])
-    return objective_value(out, reference_outcome(inv, data.world), data.objective)
+    truth = data.truth
+    if truth is None:
+        raise ConfigError("these env data hold no actual calls", "build them with build_env_data")
+    extra = placements.ndim - 1
+    inv = Invocations._make(_column(a, rows, extra) for a in truth.actual)
+    p = data.world.placements.take(placements)
+    end_gap = truth.end_gap_s[
+        rows[(slice(None), *([None] * extra))], truth.speed_column[placements]
+    ]
+    cold, idle_ms = warmth_from_gaps(
+        _column(truth.start_gap_s, rows, extra), end_gap, p, data.world,
+        _column(truth.cold_u, rows, extra),
+    )  # fmt: skip
+    out = outcome(
+        inv, p, data.world, cold, _column(truth.cold_z, rows, extra),
+        _column(truth.spot_u, rows, extra), idle_ms,
+    )  # fmt: skip
+    value: Array = objective_value(out, reference_outcome(inv, data.world), data.objective)
+    return value
 
 
 def reference_objective(data: EnvData, rows: Int) -> Array:
     """The objective the reference placement (warm) scores on the actual calls ``rows`` [B]."""
-    inv = Invocations._make(a[rows] for a in data.actual)
+    if data.truth is None:
+        raise ConfigError("these env data hold no actual calls", "build them with build_env_data")
+    inv = Invocations._make(a[rows] for a in data.truth.actual)
     ref = reference_outcome(inv, data.world)
     value: Array = objective_value(ref, ref, data.objective)
     return value
@@ -308,14 +404,15 @@ def reference_objective(data: EnvData, rows: Int) -> Array:
 
 def tactical_step(data: EnvData, rows: Int, provider: Int, action: Int) -> tuple[Array, Int]:
     """(reward, placement) of tactical ``action`` [B] on ``rows``."""
-    placement = tactical_candidates(data, rows, provider)[np.arange(rows.shape[0]), action]
+    ranked = rank_candidates(data, rows)
+    placement = ranked.placements[np.arange(rows.shape[0]), provider, action]
     return -realised_objective(data, rows, placement), placement
 
 
 def strategic_step(data: EnvData, rows: Int, action: Int) -> tuple[Array, Int]:
-    """(reward, placement) of choosing provider ``action`` [B]: its greedy placement's."""
-    best, _ = provider_summary(data, rows)
-    placement = best[np.arange(rows.shape[0]), action]
+    """(reward, placement) of choosing provider ``action`` [B]: its best candidate's."""
+    ranked = rank_candidates(data, rows)
+    placement = ranked.placements[np.arange(rows.shape[0]), action, 0]
     return -realised_objective(data, rows, placement), placement
 
 

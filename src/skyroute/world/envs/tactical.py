@@ -19,7 +19,7 @@ from skyroute.errors import ConfigError
 from skyroute.world.envs import dynamics as dyn
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
-from skyroute.world.observations import tactical_contract
+from skyroute.world.observations import CANDIDATES_PER_PROVIDER, tactical_contract
 from skyroute.world.traces.schema import Trace
 
 Obs = NDArray[np.float32]
@@ -80,11 +80,12 @@ class TraceEnv(gymnasium.Env[Obs, np.int64]):
 
 
 class TacticalEnv(TraceEnv):
-    """Pick one of 4 nearest regions x 6 memory sizes of ``provider`` (functions, on demand).
+    """Pick one of ``provider``'s ``CANDIDATES_PER_PROVIDER`` best placements for the caller.
 
-    Action ``a`` = region rank ``a // 6`` (0 = nearest to the caller) and memory size
-    ``TACTICAL_MEMORY_SIZES_MB[a % 6]``. The provider is fixed per env (the strategic env
-    chooses it); containers and spot purchase are out of this env's scope.
+    Action ``a`` is the candidate of rank ``a + 1`` by expected objective (any region, memory,
+    platform and purchase of the provider that keeps the hard constraints). The provider is
+    fixed per env (the strategic env chooses it). ``action_masks`` marks the slots that hold a
+    distinct feasible placement (sb3-contrib's MaskablePPO reads it).
     """
 
     def __init__(
@@ -103,7 +104,7 @@ class TacticalEnv(TraceEnv):
         self.relative_reward = relative_reward
         self._provider = dyn.provider_index(data.world, provider)
         n_features = tactical_contract().width
-        super().__init__(data, data.n_actions, n_features, episode_length)
+        super().__init__(data, CANDIDATES_PER_PROVIDER, n_features, episode_length)
 
     def observe(self, rows: dyn.Int) -> NDArray[np.float32]:
         return dyn.tactical_observation(self.data, rows, self._providers(rows))
@@ -118,7 +119,9 @@ class TacticalEnv(TraceEnv):
         return np.full(rows.shape, self._provider, dtype=np.int64)
 
     def action_masks(self) -> NDArray[np.bool_]:
-        """True for actions that are exactly their region/memory (not a memory fallback)."""
-        row = self._rows()[0]
-        mask: NDArray[np.bool_] = self.data.exact[self.data.expected.origin[row], self._provider]
-        return mask.copy()
+        """True for the slots that hold a distinct feasible candidate (rank 1 always does)."""
+        rows = self._rows()
+        ranked = dyn.rank_candidates(self.data, rows)
+        mask: NDArray[np.bool_] = dyn.tactical_mask(ranked, self._providers(rows))[0].copy()
+        mask[0] = True
+        return mask

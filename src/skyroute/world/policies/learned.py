@@ -1,14 +1,17 @@
 """``hierarchical``: the three learned layers as one policy of the simulator's interface.
 
-Strategic scores pick the provider, tactical scores pick region × memory among the provider's
-24 candidates (the environments' action space: functions, on demand). The platform and
-purchase are then decided on the world model: the same region's container of at least that
-memory, on demand or spot, replaces the function when its expected objective is lower --
-containers and spot are outside the learned action space, and a busy function is far cheaper
-on one. The load forecast is not
-needed in replay (the simulator knows each function's rate from its profile). The same
-observations feed the server's ``hierarchical`` engine. Predictors are anything with
-``predict(x) -> scores`` (bundles loaded by :mod:`skyroute.bundles`).
+The operational forecast (optional) predicts each function's calls over the next 12 minutes
+from its last 12 minutes; strategic scores pick the provider; tactical scores pick one of that
+provider's candidates (its placements ranked by expected objective for the caller, any region,
+memory, platform and purchase: :mod:`skyroute.world.envs.dynamics`). A missing layer is greedy
+in its place: the provider whose best candidate has the lowest expected objective, the
+candidate of rank 1, the profile's rate. With all three missing the policy is exactly greedy.
+
+Requests with the same function, caller, hour and (binned) forecast are decided once, so a
+function's calls stay on one placement while its situation does not change: splitting them
+would split its warm pool. The same observations feed the server's ``hierarchical`` engine.
+Predictors are anything with ``predict(x) -> scores`` (bundles loaded by
+:mod:`skyroute.bundles`).
 """
 
 from __future__ import annotations
@@ -19,32 +22,53 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skyroute.world.model import World
-from skyroute.world.objective import Objective, allowed_placements, with_trace_scale
+from skyroute.world.objective import Objective, with_trace_scale
 from skyroute.world.policies.base import Policy
-from skyroute.world.requests import Hindsight, Requests
+from skyroute.world.requests import Hindsight, Requests, take_requests
 
 CHUNK = 8192
+#: Minutes of history the forecaster reads, and minutes it predicts.
+FORECAST_WINDOW = 12
+#: Forecasts are binned on this many steps per doubling before deciding (see the docstring).
+FORECAST_BINS_PER_DOUBLING = 2
 
 
-_TABLES: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.int64]]] = {}
+def minute_history(requests: Requests, window: int = FORECAST_WINDOW) -> NDArray[np.float32]:
+    """Each row's function's calls per minute in the ``window`` minutes before its own minute.
+
+    Built from the batch itself (oldest first): what a live forecaster sees of the past.
+    """
+    minute = np.floor(requests.timestamp_s / 60.0).astype(np.int64)
+    span = int(minute.max()) + window + 2 if minute.size else 1
+    key = requests.function * span + minute
+    keys, counts = np.unique(key, return_counts=True)
+    out = np.zeros((len(key), window), dtype=np.float32)
+    for lag in range(1, window + 1):
+        wanted = key - lag
+        at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+        found = (keys[at] == wanted) & (minute - lag >= 0)
+        out[:, window - lag] = np.where(found, counts[at], 0)
+    return out
 
 
-def _tables(world: World) -> tuple[NDArray[np.int64], NDArray[np.bool_], NDArray[np.int64]]:
-    """The tactical candidates and their variants, built once per world (tens of ms)."""
-    from skyroute.world.envs.dynamics import candidate_table, variant_table
-
-    if id(world) not in _TABLES:
-        candidates, exact = candidate_table(world)
-        _TABLES[id(world)] = (candidates, exact, variant_table(world, candidates))
-    return _TABLES[id(world)]
+def forecast_rates(forecaster: Any, requests: Requests) -> NDArray[np.float64]:
+    """Mean forecast calls per minute over the next 12 minutes, per row."""
+    history = minute_history(requests)
+    unique, inverse = np.unique(history, axis=0, return_inverse=True)
+    predicted = np.asarray(forecaster.predict(unique), dtype=np.float64).reshape(len(unique), -1)
+    rate: NDArray[np.float64] = np.maximum(predicted.mean(axis=1), 0.0)[inverse.reshape(-1)]
+    return rate
 
 
 class HierarchicalPolicy(Policy):
     name = "hierarchical"
 
-    def __init__(self, strategic: Any | None, tactical: Any | None) -> None:
+    def __init__(
+        self, strategic: Any | None, tactical: Any | None, forecast: Any | None = None
+    ) -> None:
         self.strategic = strategic
         self.tactical = tactical
+        self.forecast = forecast
 
     def decide(
         self,
@@ -53,81 +77,79 @@ class HierarchicalPolicy(Policy):
         objective: Objective,
         hindsight: Hindsight | None = None,
     ) -> NDArray[np.int64]:
+        rate = requests.rate_per_min
+        if self.forecast is not None:
+            rate = forecast_rates(self.forecast, requests)
+        return self.decide_with_forecast(requests, world, objective, rate)
+
+    def decide_with_forecast(
+        self,
+        requests: Requests,
+        world: World,
+        objective: Objective,
+        forecast_per_min: NDArray[np.float64],
+    ) -> NDArray[np.int64]:
+        """Decide with given forecasts (calls per minute over the next 12 minutes, per row).
+
+        The server computes them from its own record of recent calls; :meth:`decide` from the
+        batch, with the forecaster or, without one, the profile's rate.
+        """
+        from skyroute.world.envs.dynamics import env_data_for, gap_shares
+
+        shares = gap_shares(requests)
+        representatives, inverse = _situations(requests, forecast_per_min)
+        unique = take_requests(requests, representatives)
+        data = env_data_for(
+            unique,
+            world,
+            with_trace_scale(objective, requests.expected, world),
+            forecast_per_min[representatives],
+            shares=shares[representatives],
+        )
+        choice = np.empty(len(unique), dtype=np.int64)
+        for start in range(0, len(unique), CHUNK):
+            rows = np.arange(start, min(start + CHUNK, len(unique)), dtype=np.int64)
+            choice[rows] = self.decide_rows(data, rows)
+        return choice[inverse]
+
+    def decide_rows(self, data: Any, rows: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Placements for ``rows`` of env data ``data`` (the server calls this too)."""
         from skyroute.world.envs.dynamics import (
-            EnvData,
-            provider_summary,
+            rank_candidates,
             strategic_observation,
-            tactical_candidates,
+            tactical_mask,
             tactical_observation,
         )
 
-        candidates, exact, variants = _tables(world)
-        data = EnvData(
-            world=world,
-            objective=with_trace_scale(objective, requests.expected, world),
-            actual=requests.expected,
-            expected=requests.expected,
-            idle_s=requests.expected_idle_s,
-            candidates=candidates,
-            exact=exact,
-            variants=variants,
-        )
-        allowed = allowed_placements(world, objective.constraints)
-        out = np.empty(len(requests), dtype=np.int64)
-        for start in range(0, len(requests), CHUNK):
-            rows = np.arange(start, min(start + CHUNK, len(requests)), dtype=np.int64)
-            best, summary = provider_summary(data, rows)
-            ok = allowed[best]
-            if self.strategic is not None:
-                q = np.asarray(self.strategic.predict(strategic_observation(data, rows)))
-                provider = np.argmax(np.where(ok, q.reshape(len(rows), -1), -np.inf), axis=1)
-            else:  # greedy: the provider whose best placement has the lowest expected objective
-                provider = np.argmin(np.where(ok, summary[..., -1], np.inf), axis=1)
-            chosen = best[np.arange(len(rows)), provider]
-            if self.tactical is not None:
-                options = tactical_candidates(data, rows, provider)
-                logits = np.asarray(
-                    self.tactical.predict(tactical_observation(data, rows, provider))
-                ).reshape(len(rows), -1)
-                valid = allowed[options] & exact[requests.expected.origin[rows], provider]
-                pick = np.argmax(np.where(valid, logits, -np.inf), axis=1)
-                chosen = np.where(valid.any(axis=1), options[np.arange(len(rows)), pick], chosen)
-            out[rows] = self._platform(data, rows, chosen, allowed)
-        return out
+        ranked = rank_candidates(data, rows)
+        usable = ranked.valid[:, :, 0]
+        if self.strategic is not None:
+            q = np.asarray(self.strategic.predict(strategic_observation(data, rows, ranked)))
+            scores = q.reshape(len(rows), -1)
+        else:  # greedy: the provider whose best candidate has the lowest expected objective
+            scores = -ranked.features[:, :, 0, 4]
+        any_usable = usable.any(axis=1, keepdims=True)
+        provider = np.argmax(np.where(usable | ~any_usable, scores, -np.inf), axis=1)
+        action = np.zeros(len(rows), dtype=np.int64)
+        if self.tactical is not None:
+            logits = np.asarray(
+                self.tactical.predict(tactical_observation(data, rows, provider, ranked))
+            ).reshape(len(rows), -1)
+            mask = tactical_mask(ranked, provider)
+            mask[:, 0] = True
+            action = np.argmax(np.where(mask, logits, -np.inf), axis=1)
+        placement: NDArray[np.int64] = ranked.placements[np.arange(len(rows)), provider, action]
+        return placement
 
-    @staticmethod
-    def _platform(
-        data: Any, rows: NDArray[np.int64], chosen: NDArray[np.int64], allowed: NDArray[np.bool_]
-    ) -> NDArray[np.int64]:
-        """The best of the chosen function and the containers (on demand, spot) in its region.
 
-        Containers take the smallest memory at least the function's; a variant the provider
-        does not offer (Cloud Run has no spot) or the constraints forbid is skipped.
-        """
-        from skyroute.world.envs.dynamics import expected_outcomes
-        from skyroute.world.objective import objective_value, reference_outcome
-        from skyroute.world.providers.base import CONTAINER, PLATFORMS, PURCHASES
-
-        world = data.world
-        p = world.placements
-        options = [chosen]
-        for purchase in PURCHASES:
-            pool = np.flatnonzero(
-                (p.platform == PLATFORMS.index(CONTAINER))
-                & (p.purchase == PURCHASES.index(purchase))
-                & allowed
-            )
-            if pool.size == 0:
-                continue
-            fits = (p.region[pool][None, :] == p.region[chosen][:, None]) & (
-                p.memory_mb[pool][None, :] >= p.memory_mb[chosen][:, None]
-            )
-            size = np.where(fits, p.memory_mb[pool][None, :], np.inf)
-            found = np.isfinite(size).any(axis=1)
-            options.append(np.where(found, pool[np.argmin(size, axis=1)], chosen))
-        variants = np.stack(options, axis=1)
-        out, _ = expected_outcomes(data, rows, variants)
-        inv = type(data.expected)._make(a[rows][:, None] for a in data.expected)
-        value = objective_value(out, reference_outcome(inv, world), data.objective)
-        best: NDArray[np.int64] = variants[np.arange(len(rows)), np.argmin(value, axis=1)]
-        return best
+def _situations(
+    requests: Requests, rate: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """One representative per (function, caller, hour, forecast bin), and each row's group."""
+    e = requests.expected
+    binned = np.round(np.log2(1.0 + rate) * FORECAST_BINS_PER_DOUBLING)
+    columns = np.stack(
+        [requests.function, e.origin, e.hour, binned.astype(np.int64)], axis=1
+    ).astype(np.int64)
+    _, first, inverse = np.unique(columns, axis=0, return_index=True, return_inverse=True)
+    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)

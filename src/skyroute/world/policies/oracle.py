@@ -31,28 +31,11 @@ from skyroute.world.objective import (
     objective_value,
     reference_outcome,
 )
-from skyroute.world.physics import Array, Invocations, Outcome, execution_ms, outcome
+from skyroute.world.physics import Array, Invocations, Outcome, outcome
 from skyroute.world.placement import DOMINANCE_MEMORY_MB
 from skyroute.world.policies.base import CHUNK, Policy, expected_outcomes
-from skyroute.world.pools import gaps, warmth_from_gaps
+from skyroute.world.pools import end_gaps_by_speed, warmth_from_gaps
 from skyroute.world.requests import Hindsight, Requests, take_requests
-
-
-def _end_gaps_by_vcpu(
-    hindsight: Hindsight, world: World, vcpus: Array
-) -> tuple[Array, NDArray[np.int64]]:
-    """Gaps since the latest end of the function's earlier calls, had all run at each vCPU.
-
-    Returns [N, V] gaps for the distinct ``vcpus`` and, per entry of ``vcpus``, its column.
-    """
-    # Execution time depends on min(vCPU, 1) only, so few distinct speeds need gaps.
-    distinct, column = np.unique(np.minimum(vcpus, 1.0), return_inverse=True)
-    out = np.empty((len(hindsight.timestamp_s), len(distinct)))
-    for v, vcpu in enumerate(distinct):
-        exec_ms = execution_ms(hindsight.actual.duration_ms, np.full(1, vcpu), world)
-        end_s = hindsight.timestamp_s + exec_ms / 1000.0
-        out[:, v] = gaps(hindsight.function, hindsight.timestamp_s, end_s)[1]
-    return out, column.astype(np.int64)
 
 
 class Oracle(Policy):
@@ -81,7 +64,13 @@ class Oracle(Policy):
         small = (hindsight.actual.memory_mb <= DOMINANCE_MEMORY_MB) & (
             requests.expected.memory_mb <= DOMINANCE_MEMORY_MB
         )
-        end_gaps, column_of = _end_gaps_by_vcpu(hindsight, world, world.placements.vcpu[full])
+        end_gaps, column_of = end_gaps_by_speed(
+            hindsight.function,
+            hindsight.timestamp_s,
+            hindsight.actual.duration_ms,
+            world,
+            world.placements.vcpu[full],
+        )
         column = np.full(world.n_placements, -1, dtype=np.int64)
         column[full] = column_of
         n = len(requests)
