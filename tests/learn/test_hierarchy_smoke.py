@@ -140,3 +140,78 @@ def test_the_same_seed_gives_the_same_bundles(bundles: Path, tmp_path: Path) -> 
     before = json.loads((bundles / "training.json").read_text())["forecast"]
     after = json.loads((tmp_path / "training.json").read_text())["forecast"]
     assert before == after
+
+
+def _simulate(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from skyroute.cli.main import app
+
+    result = CliRunner().invoke(app, ["simulate", *args])
+    return result.exit_code, result.output
+
+
+def test_simulate_replays_another_trace_under_the_bundles(bundles: Path, tmp_path: Path) -> None:
+    other = "synthetic:functions=30,days=1,seed=9"  # functions the bundles never saw
+    out = tmp_path / "some"
+    code, output = _simulate(
+        "--trace", other, "--policy", "hierarchical,greedy,oracle",
+        "--bundles", str(bundles), "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, output
+    policies = json.loads((out / "metrics.json").read_text())["policies"]
+    assert set(policies) == {"hierarchical", "greedy", "oracle"}
+    assert policies["oracle"]["objective"] <= policies["hierarchical"]["objective"]
+    code, output = _simulate(
+        "--trace", other, "--policy", "all", "--bundles", str(bundles), "--out", str(tmp_path / "a")
+    )
+    assert code == 0, output
+    every = json.loads((tmp_path / "a" / "metrics.json").read_text())["policies"]
+    assert {"hierarchical", "greedy", "only-aws", "oracle"} <= set(every)
+
+
+def _copy(bundles: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    target = tmp_path / "copy"
+    shutil.copytree(bundles, target)
+    return target
+
+
+def _refused(bundles: Path, tmp_path: Path, *needles: str) -> None:
+    out = tmp_path / "never"
+    code, output = _simulate(
+        "--trace", SPEC, "--policy", "all", "--bundles", str(bundles), "--out", str(out)
+    )
+    assert code != 0 and "Traceback" not in output
+    text = " ".join(output.split())
+    assert text.startswith("error:"), output
+    for needle in needles:
+        assert needle in text, (needle, output)
+    assert not out.exists()  # nothing half-written
+
+
+def test_a_learned_policy_without_bundles_says_how_to_get_them(tmp_path: Path) -> None:
+    _refused_without = _simulate("--trace", SPEC, "--policy", "hierarchical,greedy")
+    assert _refused_without[0] != 0
+    assert "--bundles" in " ".join(_refused_without[1].split())
+
+
+def test_bundles_of_the_wrong_kind_are_refused(bundles: Path, tmp_path: Path) -> None:
+    import shutil
+
+    swapped = _copy(bundles, tmp_path)
+    shutil.rmtree(swapped / "strategic")
+    shutil.copytree(bundles / "tactical", swapped / "strategic")
+    _refused(swapped, tmp_path, "'placement.tactical' bundle where a 'placement.strategic'")
+    _refused(tmp_path / "nowhere", tmp_path, "is not a folder of bundles")
+
+
+def test_bundles_from_an_older_observation_layout_are_refused(
+    bundles: Path, tmp_path: Path
+) -> None:
+    older = _copy(bundles, tmp_path)
+    manifest = json.loads((older / "tactical" / "bundle.json").read_text())
+    manifest["observation"]["version"] = 1
+    (older / "tactical" / "bundle.json").write_text(json.dumps(manifest))
+    _refused(older, tmp_path, "tactical observation v1", "skyroute train hierarchy")

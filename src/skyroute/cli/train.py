@@ -38,15 +38,19 @@ def hierarchy(
     trace: str = typer.Option("default", "--trace", help="Trace SPEC to train on."),
     out: Path = typer.Option(Path("out/hierarchy"), "--out", help="Directory for the bundles."),
     seed: int = typer.Option(0, "--seed"),
-    dqn_steps: int = typer.Option(100_000, "--dqn-steps", help="Strategic DQN env steps."),
-    ppo_steps: int = typer.Option(200_000, "--ppo-steps", help="Tactical PPO env steps."),
+    samples: int = typer.Option(
+        120_000, "--samples", help="Training calls whose every candidate outcome is computed."
+    ),
+    epochs: int = typer.Option(20, "--epochs", help="Epochs fitting the DQN and PPO networks."),
+    dqn_steps: int = typer.Option(0, "--dqn-steps", help="On-line DQN fine-tuning env steps."),
+    ppo_steps: int = typer.Option(0, "--ppo-steps", help="On-line MaskablePPO fine-tuning steps."),
     lstm_epochs: int = typer.Option(15, "--lstm-epochs", help="Forecaster epochs."),
     dqn_learning_rate: float = typer.Option(5e-4, "--dqn-learning-rate"),
     ppo_learning_rate: float = typer.Option(3e-4, "--ppo-learning-rate"),
     lstm_learning_rate: float = typer.Option(3e-3, "--lstm-learning-rate"),
     gamma: float = typer.Option(0.0, "--gamma", help="Discount of DQN and PPO (see docs)."),
 ) -> None:
-    """Train DQN (provider) → PPO (region × memory) → LSTM (load) and export three bundles."""
+    """Train LSTM (load) → PPO (candidate in a provider) → DQN (provider); three bundles."""
     from skyroute.io import staged_output_dir
     from skyroute.learn.config import HierarchyConfig
     from skyroute.learn.pipeline import train_hierarchy
@@ -54,6 +58,8 @@ def hierarchy(
     config = HierarchyConfig(
         trace=trace,
         seed=seed,
+        samples=samples,
+        epochs=epochs,
         dqn_steps=dqn_steps,
         ppo_steps=ppo_steps,
         lstm_epochs=lstm_epochs,

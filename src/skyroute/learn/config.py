@@ -20,6 +20,10 @@ class HierarchyConfig:
     batch_size: int = 512
     learning_rate: float = 1e-3
     hidden: tuple[int, ...] = (128, 128)
+    #: This share of the training functions is not fitted on: it chooses, among ``margins``,
+    #: the predicted gain a layer needs before it leaves greedy's choice.
+    validation_share: float = 0.2
+    margins: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1)
     #: Optional on-line fine-tuning after the fit, in environment steps (0: none; see
     #: docs/learn.md for why the default is none).
     dqn_steps: int = 0
@@ -60,6 +64,12 @@ class HierarchyConfig:
         for name, steps in (("dqn_steps", self.dqn_steps), ("ppo_steps", self.ppo_steps)):
             if steps < 0:
                 raise ConfigError(f"{name}={steps} is impossible", f"{name} must be 0 or more")
+        if not 0.0 < self.validation_share < 1.0:
+            raise ConfigError(
+                f"validation_share={self.validation_share} is not a share", "use e.g. 0.15"
+            )
+        if not self.margins or min(self.margins) < 0.0:
+            raise ConfigError(f"margins={self.margins} is impossible", "use e.g. (0.0, 0.01)")
         if not self.hidden or min(self.hidden) < 1:
             raise ConfigError(f"hidden={self.hidden} is not a network", "use e.g. (128, 128)")
         if not 0.0 <= self.gamma <= 1.0:

@@ -258,9 +258,20 @@ def fit_strategic(
     return model
 
 
-def strategic_module(model: Any) -> Any:
-    """The DQN's Q-network: observation [n, 50] → Q-values [n, 3] (higher is better)."""
+def strategic_module(model: Any, margin: float = 0.0) -> Any:
+    """The DQN's Q-network: observation [n, 50] → Q-values [n, 3] (higher is better).
+
+    ``margin`` (in reference objectives) is added to the provider whose best candidate has the
+    lowest expected objective -- greedy's provider -- so the layer leaves it only for a
+    predicted gain larger than that (chosen on validation hours, see ``select_margin``).
+    """
+    import torch
     from torch import nn
+
+    from skyroute.world.observations import CANDIDATE_FEATURES, REQUEST_FEATURES
+
+    first = len(REQUEST_FEATURES) + CANDIDATE_FEATURES.index("log2_objective_ratio")
+    step = len(CANDIDATE_FEATURES)
 
     class QValues(nn.Module):
         def __init__(self) -> None:
@@ -268,13 +279,21 @@ def strategic_module(model: Any) -> Any:
             self.q_net = model.q_net
 
         def forward(self, x: Any) -> Any:
-            return self.q_net(x)
+            q = self.q_net(x)
+            expected = x[:, first::step][:, : q.shape[1]]
+            greedy = nn.functional.one_hot(torch.argmin(expected, dim=1), q.shape[1])
+            return q + margin * greedy.to(q.dtype)
 
     return QValues()
 
 
-def tactical_module(model: Any) -> Any:
-    """The (Maskable)PPO actor: observation [n, 115] → action logits [n, 8] (higher is better)."""
+def tactical_module(model: Any, margin: float = 0.0) -> Any:
+    """The (Maskable)PPO actor: observation [n, 115] → action logits [n, 8] (higher is better).
+
+    The logits are each candidate's predicted gain over rank 1; ``margin`` is taken off every
+    rank but the first, so the layer leaves greedy's choice only for a larger predicted gain.
+    """
+    import torch
     from torch import nn
 
     policy = model.policy
@@ -286,7 +305,10 @@ def tactical_module(model: Any) -> Any:
 
         def forward(self, x: Any) -> Any:
             features = self.policy.extract_features(x, self.policy.pi_features_extractor)
-            return self.policy.action_net(self.policy.mlp_extractor.forward_actor(features))
+            logits = self.policy.action_net(self.policy.mlp_extractor.forward_actor(features))
+            offset = torch.full_like(logits[:1], -margin)
+            offset[:, 0] = 0.0
+            return logits + offset
 
     return Logits()
 

@@ -32,6 +32,16 @@ MIN_TRAIN_INVOCATIONS = 500
 HOLDOUT_FUNCTION_SHARE = 5  # one in five
 
 
+def validation_functions(trace: Trace, share: float) -> np.ndarray:
+    """True for about ``share`` of the functions (by a hash of the name, salted so as not to
+    repeat :func:`held_out_functions`'s choice)."""
+    buckets = 1000
+    return np.array(
+        [int(hashlib.sha256(f"validation:{n}".encode()).hexdigest(), 16) % buckets < share * buckets
+         for n in trace.function_names]
+    )  # fmt: skip
+
+
 def held_out_functions(trace: Trace) -> np.ndarray:
     """True for the functions kept out of training (stable: a hash of the name)."""
     return np.array(
@@ -124,8 +134,11 @@ def train_hierarchy(
     start = time.perf_counter()
     rates = forecast_rates(TorchPredictor(forecaster), requests_from_trace(train, world))
     data = build_env_data(train, world, Objective(), config.seed, rates)
+    # Some training functions choose the margin (below); they are not fitted on.
+    checking = validation_functions(train, config.validation_share)
+    fit_rows = np.flatnonzero(~checking[train.function])
     rng = np.random.default_rng(config.seed)
-    rows = np.sort(rng.choice(data.n_rows, min(config.samples, data.n_rows), replace=False))
+    rows = np.sort(rng.choice(fit_rows, min(config.samples, fit_rows.size), replace=False))
     exp = experience(data, rows.astype(np.int64), report)
     timings["experience_s"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -134,6 +147,10 @@ def train_hierarchy(
     start = time.perf_counter()
     strategic = fit_strategic(train, world, exp, tactical, config, report)
     timings["strategic_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    margins = select_margin(_only(train, checking), world, strategic, tactical, forecaster, config)
+    margin = min(margins, key=margins.__getitem__)
+    timings["margin_s"] = time.perf_counter() - start
 
     probe_rows = np.arange(min(256, len(train)), dtype=np.int64)
     s_env = StrategicEnv(train, world, episode_length=config.episode_length)
@@ -141,13 +158,15 @@ def train_hierarchy(
     s_probe = s_env.observe(probe_rows)
     t_probe = t_env.observe(probe_rows)
     export_layer(
-        out_dir, name="strategic", kind="placement.strategic", module=strategic_module(strategic),
+        out_dir, name="strategic", kind="placement.strategic",
+        module=strategic_module(strategic, margin),
         n_inputs=s_probe.shape[1], n_outputs=3, probe=s_probe, config=config, until=until,
         data=data_id, metrics={"fit_samples": len(rows), "train_steps": config.dqn_steps},
         observation=strategic_contract(world.providers),
     )  # fmt: skip
     export_layer(
-        out_dir, name="tactical", kind="placement.tactical", module=tactical_module(tactical),
+        out_dir, name="tactical", kind="placement.tactical",
+        module=tactical_module(tactical, margin),
         n_inputs=t_probe.shape[1], n_outputs=CANDIDATES_PER_PROVIDER, probe=t_probe,
         config=config, until=until, data=data_id, observation=tactical_contract(),
         metrics={"fit_samples": len(rows), "train_steps": config.ppo_steps},
@@ -162,6 +181,8 @@ def train_hierarchy(
         "trace": config.trace,
         "train_invocations": len(train),
         "fit_samples": len(rows),
+        "margin": margin,
+        "validation_objective_by_margin": margins,
         "trained_until": until,
         "forecast": {"r2": scores.r2, "rmse": scores.rmse, "naive_rmse": scores.naive_rmse},
         "seconds": {k: round(v, 1) for k, v in timings.items()},
@@ -169,6 +190,35 @@ def train_hierarchy(
     }
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary
+
+
+def select_margin(
+    validation: Trace,
+    world: Any,
+    strategic: Any,
+    tactical: Any,
+    forecaster: Any,
+    config: HierarchyConfig,
+) -> dict[float, float]:
+    """Objective on the validation functions for each of ``config.margins``.
+
+    A margin keeps greedy's provider and rank-1 candidate unless a layer predicts a larger gain:
+    a guard against the layers' estimation noise on calls unlike the training ones.
+    """
+    from skyroute.world.objective import Objective
+    from skyroute.world.policies.learned import HierarchicalPolicy
+    from skyroute.world.simulator import simulate
+
+    out = {}
+    for margin in config.margins:
+        policy = HierarchicalPolicy(
+            TorchPredictor(strategic_module(strategic, margin)),
+            TorchPredictor(tactical_module(tactical, margin)),
+            TorchPredictor(forecaster),
+        )
+        result = simulate(validation, policy, world, Objective(), config.seed)
+        out[margin] = round(float(result.objective.mean()), 6)
+    return out
 
 
 def _train_forecaster(
@@ -206,28 +256,55 @@ def oracle_gain(metrics: dict[str, Any], name: str) -> float:
     return float((best_single - metrics[name]["objective"]) / (best_single - oracle))
 
 
+def layer_diagnosis(part: Trace, world: Any, policy: Any, seed: int) -> dict[str, float]:
+    """Objective with one learned layer at a time replaced by its greedy counterpart.
+
+    Shows what each layer, and the forecast, adds: the strategic layer against the provider
+    with the best expected candidate, the tactical against rank 1, the forecast against the
+    profile's rate.
+    """
+    from skyroute.world.objective import Objective
+    from skyroute.world.policies.learned import HierarchicalPolicy
+    from skyroute.world.simulator import simulate
+
+    s, t, f = policy.strategic, policy.tactical, policy.forecast
+    variants = {
+        "learned strategic + learned tactical + forecast": HierarchicalPolicy(s, t, f),
+        "learned strategic + learned tactical, profile rate": HierarchicalPolicy(s, t, None),
+        "greedy strategic + learned tactical + forecast": HierarchicalPolicy(None, t, f),
+        "learned strategic + greedy tactical + forecast": HierarchicalPolicy(s, None, f),
+        "greedy strategic + greedy tactical (= greedy)": HierarchicalPolicy(None, None, None),
+    }
+    return {
+        label: round(float(simulate(part, p, world, Objective(), seed).objective.mean()), 4)
+        for label, p in variants.items()
+    }
+
+
 def evaluate_hierarchy(spec: str, bundles: Path, out_dir: Path, seed: int) -> dict[str, Any]:
-    from skyroute.bundles import read_bundle
+    """Every baseline, the oracle and the learned policy on both held-out sets.
+
+    Each set is also written as ``trace.parquet``, so ``skyroute simulate --trace
+    parquet:FILE --bundles DIR`` replays exactly it.
+    """
     from skyroute.report.simulation import write_comparison
     from skyroute.world.catalog.loader import load_catalog
     from skyroute.world.compare import compare
     from skyroute.world.model import build_world
     from skyroute.world.objective import Objective
     from skyroute.world.policies import POLICIES
-    from skyroute.world.policies.learned import HierarchicalPolicy
+    from skyroute.world.policies.bundled import learned_policies
+    from skyroute.world.traces.files import save_trace
 
-    layers = {}
-    for name in ("strategic", "tactical"):
-        if not (bundles / name / "bundle.json").is_file():
-            raise ConfigError(
-                f"{bundles / name} holds no bundle", "run `skyroute train hierarchy` first"
-            )
-        layers[name] = read_bundle(bundles / name).predictor()
+    if not (bundles / "training.json").is_file():
+        raise ConfigError(
+            f"{bundles} holds no training.json", "run `skyroute train hierarchy --out DIR` first"
+        )
     training = json.loads((bundles / "training.json").read_text(encoding="utf-8"))
     trace = load(spec, training["config"]["seed"])
     _, hours, functions, _ = splits(trace, float(training["config"]["holdout_hours"]))
     world = build_world(load_catalog(), origins=list(trace.origin_names))
-    policy = HierarchicalPolicy(layers["strategic"], layers["tactical"])
+    policy = learned_policies(bundles, world.providers)["hierarchical"]
     summary: dict[str, Any] = {}
     for label, part in (("held-out-hours", hours), ("held-out-functions", functions)):
         result = compare(
@@ -236,6 +313,7 @@ def evaluate_hierarchy(spec: str, bundles: Path, out_dir: Path, seed: int) -> di
         )  # fmt: skip
         (out_dir / label).mkdir()
         write_comparison(out_dir / label, result, Objective())
+        save_trace(part, out_dir / label / "trace.parquet")
         metrics: dict[str, dict[str, Any]] = {k: dict(v) for k, v in result.metrics.items()}
         beaten = [
             p for p in metrics
@@ -246,7 +324,9 @@ def evaluate_hierarchy(spec: str, bundles: Path, out_dir: Path, seed: int) -> di
             "invocations": len(part),
             "objective": {k: round(v["objective"], 4) for k, v in metrics.items()},
             "oracle_gain_captured": round(oracle_gain(metrics, "hierarchical"), 3),
+            "greedy_oracle_gain_captured": round(oracle_gain(metrics, "greedy"), 3),
             "baselines_not_beaten": beaten,
+            "layers": layer_diagnosis(part, world, policy, seed),
         }
     (out_dir / "evaluation.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     return summary

@@ -29,8 +29,6 @@ from skyroute.world.requests import Hindsight, Requests, take_requests
 CHUNK = 8192
 #: Minutes of history the forecaster reads, and minutes it predicts.
 FORECAST_WINDOW = 12
-#: Forecasts are binned on this many steps per doubling before deciding (see the docstring).
-FORECAST_BINS_PER_DOUBLING = 2
 
 
 def minute_history(requests: Requests, window: int = FORECAST_WINDOW) -> NDArray[np.float32]:
@@ -52,11 +50,18 @@ def minute_history(requests: Requests, window: int = FORECAST_WINDOW) -> NDArray
 
 
 def forecast_rates(forecaster: Any, requests: Requests) -> NDArray[np.float64]:
-    """Mean forecast calls per minute over the next 12 minutes, per row."""
-    history = minute_history(requests)
-    unique, inverse = np.unique(history, axis=0, return_inverse=True)
+    """Mean forecast calls per minute over the next 12 minutes, per row.
+
+    One forecast per situation (function, caller, hour), made at its first call and held for
+    the rest of it: decisions then change at most once an hour, as greedy's do, and a
+    function's warm pool is not split minute by minute.
+    """
+    first, inverse = _situations(requests)
+    history = minute_history(requests)[first]
+    unique, unique_of = np.unique(history, axis=0, return_inverse=True)
     predicted = np.asarray(forecaster.predict(unique), dtype=np.float64).reshape(len(unique), -1)
-    rate: NDArray[np.float64] = np.maximum(predicted.mean(axis=1), 0.0)[inverse.reshape(-1)]
+    unique_of = unique_of.reshape(-1)
+    rate: NDArray[np.float64] = np.maximum(predicted.mean(axis=1), 0.0)[unique_of][inverse]
     return rate
 
 
@@ -97,7 +102,7 @@ class HierarchicalPolicy(Policy):
         from skyroute.world.envs.dynamics import env_data_for, gap_shares
 
         shares = gap_shares(requests)
-        representatives, inverse = _situations(requests, forecast_per_min)
+        representatives, inverse = _situations(requests)
         unique = take_requests(requests, representatives)
         data = env_data_for(
             unique,
@@ -142,14 +147,9 @@ class HierarchicalPolicy(Policy):
         return placement
 
 
-def _situations(
-    requests: Requests, rate: NDArray[np.float64]
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """One representative per (function, caller, hour, forecast bin), and each row's group."""
+def _situations(requests: Requests) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """One representative per (function, caller, hour): its first call, and each row's group."""
     e = requests.expected
-    binned = np.round(np.log2(1.0 + rate) * FORECAST_BINS_PER_DOUBLING)
-    columns = np.stack(
-        [requests.function, e.origin, e.hour, binned.astype(np.int64)], axis=1
-    ).astype(np.int64)
+    columns = np.stack([requests.function, e.origin, e.hour], axis=1).astype(np.int64)
     _, first, inverse = np.unique(columns, axis=0, return_index=True, return_inverse=True)
     return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
