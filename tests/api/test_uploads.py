@@ -39,7 +39,7 @@ def leftovers(settings: Settings) -> list[str]:
 def test_concurrent_uploads_of_one_version_give_one_201_and_409s(
     tenant_a: TenantClient, tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    archive = pack_bundle(mlp_bundle(tmp_path / "s", n_in=18), tmp_path / "s.zip")
+    archive = pack_bundle(mlp_bundle(tmp_path / "s", n_in=50), tmp_path / "s.zip")
     # Every racer passes the "exists?" check and verifies its copy before any of them
     # publishes: the rename (and the database) must decide, not the early check.
     gate = threading.Barrier(RACERS, timeout=60)
@@ -82,7 +82,7 @@ def test_concurrent_uploads_of_one_version_give_one_201_and_409s(
 def test_refused_uploads_leave_no_file_folder_or_row(
     client: TestClient, tenant_a: TenantClient, tmp_path: Path, settings: Settings
 ) -> None:
-    good = pack_bundle(mlp_bundle(tmp_path / "s", n_in=18), tmp_path / "s.zip")
+    good = pack_bundle(mlp_bundle(tmp_path / "s", n_in=50), tmp_path / "s.zip")
     truncated = tmp_path / "truncated.zip"
     truncated.write_bytes(good.read_bytes()[:200])
     not_zip = tmp_path / "not.zip"
