@@ -32,7 +32,7 @@ call's placements; nothing from the future):
 ==================================  ==========================================================
 
 The profile's mean duration enters only through ``busy_*`` (duration x rate): on its own it
-carried over half of the models' importance.
+carried 50-73 % of the per-call router's permutation importance.
 """
 
 from __future__ import annotations
