@@ -54,6 +54,7 @@ from skyroute.world.traces.schema import Trace
 WINDOW_MIN = 15.0
 #: Name and version of the feature list below, written into router bundles.
 FEATURE_SET = "router.window/1"
+#: Look-backs of the call counts and busy shares, seconds (None: the previous window).
 SPANS = (("prev", None), ("1h", 3_600.0), ("6h", 21_600.0))
 GAP_HISTORY = 10
 FEATURES = (
@@ -160,7 +161,7 @@ def _features(
         frame[f"{name}_sin"], frame[f"{name}_cos"] = np.sin(angle), np.cos(angle)
     frame["log_memory_mb"] = np.log10(profile.memory_mb[first])
     frame["log_payload_kb"] = np.log1p(profile.payload_kb[first])
-    history = History.of(fn, trace.timestamp_s, max(width, SPANS[-1][1] or 0.0))
+    history = History.of(fn, trace.timestamp_s, max(width, *(s for _, s in SPANS if s)))
     duration_s = profile.duration_ms[first] / 1000.0
     for name, span in SPANS:
         seconds = span or width
