@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyroute.errors import ConfigError
 from skyroute.learn.config import RouterConfig, parse_families
+from skyroute.learn.dataset import FEATURES
+from skyroute.learn.router import FamilyResult, train_families
 from skyroute.learn.windows import NO_CALL_GAP_S, History, windows_of
 from skyroute.serve.routes.route import confidence, decision_threshold
 
 WIDTH = 900.0
+FAMILIES = ("xgboost", "lightgbm", "random_forest", "mlp")
 
 
 @st.composite
@@ -83,17 +87,41 @@ def test_windows_shorter_than_a_minute_are_refused() -> None:
         RouterConfig(window_min=0.5)
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(2, 8), st.integers(0, 10_000))
-def test_sampled_shapley_is_exact_for_a_linear_model(d: int, seed: int) -> None:
-    from skyroute.learn.router_explain import sampled_shapley
+@pytest.fixture(scope="module")
+def tiny_families() -> dict[str, FamilyResult]:
+    """Every family trained on a tiny synthetic set whose label depends mostly on feature 0."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, len(FEATURES))).astype(np.float32)
+    frame = pd.DataFrame(x, columns=list(FEATURES))
+    frame["label_container"] = (2 * x[:, 0] + x[:, 1] + rng.normal(0, 0.5, 400) > 0).astype(int)
+    results = train_families(FAMILIES, frame.iloc[:300], frame.iloc[300:], seed=0)
+    return {r.name: r for r in results}
 
-    rng = np.random.default_rng(seed)
-    weights = rng.normal(size=d)
-    x = rng.normal(size=(5, d)).astype(np.float32)
-    background = rng.normal(size=(1, d)).astype(np.float32)
-    values = sampled_shapley(lambda z: z @ weights, x, background, permutations=3, seed=seed)
-    assert values == pytest.approx(weights * (x - background), abs=1e-4)
+
+def _output(result: FamilyResult, x: np.ndarray) -> np.ndarray:
+    """What a family's SHAP values add up to: booster margin, forest P, MLP log-odds."""
+    if result.name == "xgboost":
+        return result.model.predict(x, output_margin=True)
+    if result.name == "lightgbm":
+        return result.model.predict(x, raw_score=True)
+    p = result.model.predict_proba(x)[:, 1]
+    return p if result.name == "random_forest" else np.log(p / (1 - p))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_shap_values_of_every_family_add_up_to_its_output(
+    family: str, tiny_families: dict[str, FamilyResult]
+) -> None:
+    from skyroute.learn.router_explain import explain
+
+    x = np.random.default_rng(1).normal(size=(100, len(FEATURES))).astype(np.float32)
+    explanation = explain(tiny_families[family], x, seed=3)
+    assert explanation.values.shape == explanation.x.shape == (100, len(FEATURES))
+    assert {tuple(row) for row in explanation.x} == {tuple(row) for row in x}
+    assert explanation.units == ("probability" if family == "random_forest" else "log-odds")
+    total = explanation.values.sum(axis=1) + explanation.expected
+    assert total == pytest.approx(_output(tiny_families[family], explanation.x), abs=1e-4)
+    assert np.abs(explanation.values).mean(axis=0).argmax() == 0
 
 
 def test_the_server_applies_the_bundles_threshold() -> None:

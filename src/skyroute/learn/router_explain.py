@@ -1,17 +1,24 @@
-"""SHAP values of the router model that is exported, whatever its family.
+"""SHAP values of the router model that is exported, whatever its family, from the ``shap`` package.
 
-XGBoost and LightGBM: exact TreeSHAP from the boosters themselves (``pred_contribs`` /
-``pred_contrib``), in log-odds. Random forest and MLP: Shapley values estimated by permutation
-sampling (Strumbelj and Kononenko, 2014) on the model's log-odds -- for each row and random
-feature order, features switch one at a time from a background row's value to the row's own
-and each switch's change in log-odds is credited to that feature. The ``shap`` package would
-give TreeSHAP for the forest; it is not a dependency, so the forest is explained like the MLP.
+``shap`` rather than our own estimator: its TreeSHAP is exact for trees, and it is one API for
+every family.
+
+- XGBoost and LightGBM: ``shap.TreeExplainer`` on the booster's raw margin, i.e. the log-odds of
+  "container".
+- Random forest: ``shap.TreeExplainer`` (tree-path-dependent) on P(container): a forest averages
+  its trees' class fractions and has no margin, so its values are in probability.
+- MLP: ``shap.PermutationExplainer`` (model-agnostic, antithetic permutations, seeded) on the
+  log-odds of the scaler + MLP pipeline, features masked with a seeded background of held-out
+  rows. It costs (2 x features + 1) x background predictions per row and order, so it explains
+  fewer rows, with one BLAS thread: on the shared 2-core machine two threads made it 3-6x slower.
+
+Each explanation's values plus its expected value add up to the explained output on each row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,71 +26,63 @@ from numpy.typing import NDArray
 from skyroute.learn.router import FamilyResult
 
 Matrix = NDArray[np.float32]
-#: Rows explained: TreeSHAP is cheap, sampling costs (features + 1) predictions per order.
-TREE_ROWS, SAMPLED_ROWS = 3000, 300
-PERMUTATIONS, BACKGROUND_ROWS = 8, 100
+#: Rows explained. Booster TreeSHAP is cheap; the forest's deep trees cost about 4 ms a row on
+#: the default trace; the MLP pays predictions (see the module docstring).
+BOOSTER_ROWS, FOREST_ROWS, SAMPLED_ROWS = 3000, 500, 300
+#: The MLP's antithetic permutation pairs (2 x this many feature orders) and background rows.
+PERMUTATIONS, BACKGROUND_ROWS = 4, 50
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """Per-row, per-feature SHAP values (log-odds of "container") of the rows ``x``."""
+    """Per-row, per-feature SHAP values of the rows ``x``, in ``units`` of "container".
+
+    ``values`` of a row plus ``expected`` equal the model's output (in ``units``) on that row.
+    """
 
     values: NDArray[np.float64]
     x: Matrix
     method: str
+    expected: float
+    units: str
 
 
-def sampled_shapley(
-    predict: Callable[[Matrix], NDArray[np.float64]],
-    x: Matrix,
-    background: Matrix,
-    permutations: int,
-    seed: int,
-) -> NDArray[np.float64]:
-    """Shapley values of ``predict`` at the rows of ``x`` by permutation sampling.
-
-    Each order's credits sum exactly to ``predict(x) - predict(background row)``, so the mean
-    over orders sums to ``predict(x)`` minus the mean prediction over the drawn backgrounds.
-    """
-    rng = np.random.default_rng(seed)
-    n, d = x.shape
-    rows = np.arange(n)[:, None]
-    total = np.zeros((n, d))
-    for _ in range(permutations):
-        order = np.argsort(rng.random((n, d)), axis=1)
-        rank = np.empty_like(order)
-        rank[rows, order] = np.arange(d)
-        base = background[rng.integers(0, len(background), n)]
-        own = rank[:, None, :] < np.arange(d + 1)[None, :, None]  # (n, steps, features)
-        mixed = np.where(own, x[:, None, :], base[:, None, :]).reshape(-1, d)
-        steps = predict(mixed.astype(np.float32)).reshape(n, d + 1)
-        total[rows, order] += np.diff(steps, axis=1)
-    return total / permutations
+def _log_odds(model: Any, x: Matrix) -> NDArray[np.float64]:
+    p = np.clip(model.predict_proba(x)[:, 1], 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
 
 
-def _log_odds(model: object) -> Callable[[Matrix], NDArray[np.float64]]:
-    def predict(x: Matrix) -> NDArray[np.float64]:
-        p = np.clip(model.predict_proba(x)[:, 1], 1e-6, 1 - 1e-6)  # type: ignore[attr-defined]
-        return np.asarray(np.log(p / (1 - p)), dtype=np.float64)
-
-    return predict
+def _container(result: Any) -> tuple[NDArray[np.float64], float]:
+    """Values and expected value of "container" where shap gives one column per class."""
+    values = np.asarray(result.values, dtype=np.float64)
+    base = np.asarray(result.base_values, dtype=np.float64)
+    if values.ndim == 3:
+        values, base = values[:, :, 1], base[:, 1]
+    return values, float(base.mean())
 
 
 def explain(best: FamilyResult, x: Matrix, seed: int) -> Explanation:
     """SHAP values of ``best`` on a seeded sample of the rows ``x`` (held-out windows)."""
-    rng = np.random.default_rng(seed)
-    if best.name == "xgboost":
-        import xgboost as xgb
+    import shap
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
-        sample = x[rng.permutation(len(x))[:TREE_ROWS]]
-        contributions = best.model.get_booster().predict(xgb.DMatrix(sample), pred_contribs=True)
-        return Explanation(contributions[:, :-1], sample, "TreeSHAP (XGBoost pred_contribs)")
-    if best.name == "lightgbm":
-        sample = x[rng.permutation(len(x))[:TREE_ROWS]]
-        contributions = best.model.booster_.predict(sample, pred_contrib=True)
-        return Explanation(contributions[:, :-1], sample, "TreeSHAP (LightGBM pred_contrib)")
-    shuffled = x[rng.permutation(len(x))]
+    shuffled = x[np.random.default_rng(seed).permutation(len(x))]
+    if best.name in ("xgboost", "lightgbm", "random_forest"):
+        forest = best.name == "random_forest"
+        sample = shuffled[: FOREST_ROWS if forest else BOOSTER_ROWS]
+        values, expected = _container(shap.TreeExplainer(best.model)(sample))
+        units = "probability" if forest else "log-odds"
+        method = f"TreeSHAP (shap.TreeExplainer, {units})"
+        return Explanation(values, sample, method, expected, units)
     sample, background = shuffled[:SAMPLED_ROWS], shuffled[-BACKGROUND_ROWS:]
-    values = sampled_shapley(_log_odds(best.model), sample, background, PERMUTATIONS, seed)
-    method = f"permutation-sampled Shapley values ({PERMUTATIONS} orders)"
-    return Explanation(values, sample, method)
+    explainer = shap.PermutationExplainer(
+        lambda rows: _log_odds(best.model, rows),
+        shap.maskers.Independent(background, max_samples=BACKGROUND_ROWS),
+        seed=seed,
+    )
+    evaluations = PERMUTATIONS * (2 * x.shape[1] + 1)
+    with threadpool_limits(limits=1, user_api="blas"):
+        values, expected = _container(explainer(sample, max_evals=evaluations, silent=True))
+    orders = f"{2 * PERMUTATIONS} orders, {len(background)} background rows"
+    method = f"shap.PermutationExplainer (log-odds, {orders})"
+    return Explanation(values, sample, method, expected, "log-odds")

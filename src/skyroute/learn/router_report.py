@@ -109,7 +109,9 @@ def shap_plot(explanation: Explanation, family: str, path: Path, seed: int) -> N
         ax.scatter(values[:, feature], row + jitter, c=spread, cmap="coolwarm", s=3)
     ax.set_yticks(range(len(order)), [FEATURES[i] for i in order])
     ax.axvline(0.0, color="grey", lw=0.5)
-    ax.set_xlabel("SHAP value (log-odds of 'container'); colour = feature value, low→high")
+    ax.set_xlabel(
+        f"SHAP value ({explanation.units} of 'container'); colour = feature value, low→high"
+    )
     ax.set_title(f"Router: SHAP summary of the exported {family}\n{explanation.method}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
