@@ -10,6 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from skyroute.cli._common import console, handle_errors
+from skyroute.learn.config import ROUTER_FAMILIES
 
 app = typer.Typer(help="Train placement models and export them as bundles (docs/learn.md).")
 
@@ -83,14 +84,26 @@ def router(
     trace: str = typer.Option("default", "--trace", help="Trace SPEC to train on."),
     out: Path = typer.Option(Path("out/router"), "--out", help="Directory for bundle and report."),
     seed: int = typer.Option(0, "--seed"),
+    window_min: float = typer.Option(15.0, "--window-min", help="Minutes per routing window."),
+    families: str = typer.Option(
+        ",".join(ROUTER_FAMILIES), "--families", help="Comma-separated model families to train."
+    ),
+    max_rows: int | None = typer.Option(
+        None, "--max-rows", help="At most N windows, from a seeded sample of functions."
+    ),
 ) -> None:
-    """Function vs container per request: four model families, the best exported as a bundle."""
+    """Function vs container per function and window: the best family exported as a bundle."""
     from skyroute.io import staged_output_dir
+    from skyroute.learn.config import RouterConfig, parse_families
     from skyroute.learn.router_pipeline import train_router
 
+    config = RouterConfig(
+        trace=trace, seed=seed, window_min=window_min, families=parse_families(families),
+        max_rows=max_rows,
+    )  # fmt: skip
     with staged_output_dir(out) as stage, _progress() as progress:
         report = _reporter(progress)
-        summary = train_router(trace, stage, seed, report)
+        summary = train_router(config, stage, report)
     console.print_json(json.dumps(summary))
     console.print(f"wrote router/, report.md, metrics.json and plots to [bold]{out}[/]")
 
@@ -104,19 +117,29 @@ def dataset_build(
     trace: str = typer.Option("default", "--trace", help="Trace SPEC."),
     out: Path = typer.Option(Path("out/dataset"), "--out", help="Directory for dataset.parquet."),
     seed: int = typer.Option(0, "--seed"),
+    window_min: float = typer.Option(15.0, "--window-min", help="Minutes per routing window."),
+    max_rows: int | None = typer.Option(
+        None, "--max-rows", help="At most N windows, from a seeded sample of functions."
+    ),
 ) -> None:
-    """Per-invocation features with the simulator's outcome of each counterfactual placement."""
-    from skyroute.learn.dataset import build_dataset, write_dataset
+    """Per function and window: features and the simulator's outcome of both platforms."""
+    from skyroute.learn.config import check_max_rows, window_seconds
+    from skyroute.learn.dataset import build_dataset, subsample_functions, write_dataset
     from skyroute.learn.pipeline import load
     from skyroute.world.catalog.loader import load_catalog
     from skyroute.world.model import build_world
 
+    window_seconds(window_min)
+    if max_rows is not None:
+        check_max_rows(max_rows)
     with console.status("simulating counterfactuals"):
         loaded = load(trace, seed)
+        if max_rows is not None:
+            loaded = subsample_functions(loaded, max_rows, window_min, seed)
         world = build_world(load_catalog(), origins=list(loaded.origin_names))
-        frame = build_dataset(loaded, world, seed)
-        write_dataset(frame, out)
-    console.print(f"wrote {len(frame):,} rows to [bold]{out / 'dataset.parquet'}[/]")
+        data = build_dataset(loaded, world, seed, window_min)
+        write_dataset(data, out)
+    console.print(f"wrote {len(data.windows):,} rows to [bold]{out / 'dataset.parquet'}[/]")
 
 
 @handle_errors

@@ -1,11 +1,12 @@
-"""The typed configuration of ``skyroute train hierarchy``, validated and logged into bundles."""
+"""The typed configurations of ``skyroute train hierarchy`` and ``train router``, validated and
+logged into bundles."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from skyroute.errors import ConfigError
+from skyroute.errors import ConfigError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,58 @@ class HierarchyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+#: The router's model families, in training order (``skyroute.learn.router``).
+ROUTER_FAMILIES = ("random_forest", "xgboost", "lightgbm", "mlp")
+
+
+def parse_families(text: str) -> tuple[str, ...]:
+    """``"xgboost, lightgbm"`` -> the families in that order; unknown names are refused."""
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise ConfigError("no router family given", f"name one or more of {ROUTER_FAMILIES}")
+    for name in names:
+        if name not in ROUTER_FAMILIES:
+            unknown = UnknownNameError("router family", name, ROUTER_FAMILIES)
+            raise ConfigError(unknown.message, unknown.fix)
+    return names
+
+
+def check_max_rows(max_rows: int) -> int:
+    if max_rows <= 0:
+        raise ConfigError(f"max_rows={max_rows} is impossible", "use a positive number of rows")
+    return max_rows
+
+
+def window_seconds(window_min: float) -> float:
+    """A routing window's width in seconds; a window must span at least a minute."""
+    if not window_min >= 1.0:
+        raise ConfigError(f"a window of {window_min} minutes is too short", "use e.g. 15 or 60")
+    return float(window_min) * 60.0
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    """The typed configuration of ``skyroute train router``, logged into the bundle."""
+
+    trace: str = "default"
+    seed: int = 0
+    #: Minutes per routing window: one decision per function and window.
+    window_min: float = 15.0
+    families: tuple[str, ...] = ROUTER_FAMILIES
+    #: At most this many window rows, from a seeded subsample of whole functions (None: all).
+    max_rows: int | None = None
+    #: Share of the trace's hours (the last ones) held out for evaluation.
+    holdout_hours: float = 0.25
+
+    def __post_init__(self) -> None:
+        parse_families(",".join(self.families))
+        if self.max_rows is not None:
+            check_max_rows(self.max_rows)
+        window_seconds(self.window_min)
+        if not 0.0 < self.holdout_hours < 1.0:
+            raise ConfigError(f"holdout_hours={self.holdout_hours} is not a share", "use e.g. 0.25")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "families": list(self.families)}

@@ -1,150 +1,193 @@
-"""``skyroute dataset build``: per-invocation features and counterfactual outcomes.
+"""``skyroute dataset build``: one row per function and time window, with counterfactual outcomes.
 
-For every invocation the simulator replays two counterfactual worlds -- every function on its
-greedy-best **function** placement, and on its greedy-best **container** placement -- so each
-row carries the realised cost, latency, carbon and objective of both (with the simulator's
-seeded cold starts and errors: the label has real variance, it is not a lookup of the profile).
-``label_container`` is 1 where the container's realised objective is lower.
+The platform router decides once per (function, window) -- 15 minutes by default -- and the
+decision holds for every call of the function in the window (``skyroute.learn.windows``).
 
-Features (all known before the call; nothing from the future):
+Counterfactuals: the simulator replays the whole trace twice, every call on its greedy-best
+**function** placement and on its greedy-best **container** placement (chosen as the greedy
+policy chooses, under the trace-scaled objective the outcomes are judged by), with the same
+seeded cold starts and errors. A row sums each replay's realised objective and cost over the
+function's calls in the window; ``label_container`` is 1 where the container's sum is lower.
+The label is the *steady-state* comparison: in the container replay the function's pool was
+warm from earlier windows, so a router that switches a function to containers pays a cold
+start the label does not see (the routing threshold is therefore set in the simulator, see
+``skyroute.learn.router_pipeline``).
 
-=========================  ================================================================
-``hour_sin/cos``           hour of day (UTC)
-``dow_sin/cos``            day of week
-``log_duration_ms``        the function's mean duration (its profile)
-``log_memory_mb``          the function's p95 footprint
-``log_payload_kb``         this request's payload, log1p
-``log_calls_1m/5m/15m/60m`` the function's calls in the previous 1/5/15/60 minutes, log1p
-``gap_cv``                 coefficient of variation of its last 10 inter-arrival gaps
-``log_gap_s``              seconds since its previous call, log1p (capped at 1 day)
-``origin_*``               caller's continent (americas, europe, asia)
-``log_fn_price``           price per second of the best function placement, log10
-``log_ct_price``           price per second of the best container placement, log10
-``carbon_fn/carbon_ct``    grid intensity at that hour in the two placements' regions, /1000
-=========================  ================================================================
+Features, known when the window's first call arrives (nothing from the window itself but that
+call's placements; nothing from the future):
+
+==================================  ==========================================================
+``hour_sin/cos``, ``dow_sin/cos``   hour of day and day of week of the window's start (UTC)
+``log_memory_mb``                   the function's p95 footprint (its profile), log10
+``log_payload_kb``                  the function's mean payload (its profile), log1p
+``log_calls_prev/1h/6h``            its calls in the previous window, hour and 6 hours, log1p
+``busy_prev/1h/6h``                 the same calls x the profile's duration / the span: the
+                                    share of the span one instance would have been busy, log10
+``log_gap_s``                       seconds from its latest call to the window's start, log1p
+                                    (a day when it has none)
+``gap_cv``                          variability (CV) of its last 10 inter-arrival gaps
+``log_fn_price``, ``log_ct_price``  price per second of the first call's best function and
+                                    container placements, log10
+``carbon_fn``, ``carbon_ct``        grid intensity of those placements' regions, /1000
+==================================  ==========================================================
+
+The profile's mean duration enters only through ``busy_*`` (duration x rate): on its own it
+carried 50-73 % of the per-call router's permutation importance.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
+from skyroute.errors import ConfigError
+from skyroute.learn.config import check_max_rows, window_seconds
+from skyroute.learn.windows import History, Windows, gap_variability, windows_of
 from skyroute.world.model import World
+from skyroute.world.physics import Invocations
 from skyroute.world.traces.schema import Trace
 
-WINDOWS_MIN = (1, 5, 15, 60)
+WINDOW_MIN = 15.0
+#: Name and version of the feature list below, written into router bundles.
+FEATURE_SET = "router.window/1"
+#: Look-backs of the call counts and busy shares, seconds (None: the previous window).
+SPANS = (("prev", None), ("1h", 3_600.0), ("6h", 21_600.0))
 GAP_HISTORY = 10
-DAY_S = 86_400.0
 FEATURES = (
-    "hour_sin", "hour_cos", "dow_sin", "dow_cos", "log_duration_ms", "log_memory_mb",
-    "log_payload_kb", "log_calls_1m", "log_calls_5m", "log_calls_15m", "log_calls_60m",
-    "gap_cv", "log_gap_s", "origin_americas", "origin_europe", "origin_asia",
-    "log_fn_price", "log_ct_price", "carbon_fn", "carbon_ct",
+    "hour_sin", "hour_cos", "dow_sin", "dow_cos", "log_memory_mb", "log_payload_kb",
+    "log_calls_prev", "log_calls_1h", "log_calls_6h", "busy_prev", "busy_1h", "busy_6h",
+    "log_gap_s", "gap_cv", "log_fn_price", "log_ct_price", "carbon_fn", "carbon_ct",
 )  # fmt: skip
 
 
-def _recent_calls(trace: Trace, window_s: float) -> np.ndarray:
-    """Calls of the same function in the ``window_s`` seconds before each call."""
-    order = np.lexsort((trace.timestamp_s, trace.function))
-    key = trace.function[order].astype(np.float64) * 1e8 + trace.timestamp_s[order]
-    position = np.arange(len(key))
-    earlier = np.searchsorted(key, key - window_s, side="left")
-    counts = np.empty(len(key), dtype=np.float64)
-    counts[order] = position - earlier
-    return counts
+@dataclass(frozen=True)
+class RouterData:
+    """The window rows and, per call, what the simulator needs to replay a routing."""
+
+    windows: pd.DataFrame
+    #: Per call: its best function and container placements, and its window's row.
+    fn_placement: NDArray[np.int64]
+    ct_placement: NDArray[np.int64]
+    row_of_call: NDArray[np.int64]
+    window_s: float
 
 
-def _gaps(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
-    """(seconds since the function's previous call, CV of its last GAP_HISTORY gaps)."""
-    frame = pd.DataFrame({"f": trace.function, "t": trace.timestamp_s})
-    gap = frame.groupby("f")["t"].diff()
-    rolling = gap.groupby(frame["f"]).rolling(GAP_HISTORY, min_periods=2)
-    cv = (rolling.std() / rolling.mean()).reset_index(level=0, drop=True).sort_index()
-    return gap.fillna(DAY_S).clip(upper=DAY_S).to_numpy(), cv.fillna(0.0).clip(0, 10).to_numpy()
+def subsample_functions(trace: Trace, max_rows: int, window_min: float, seed: int) -> Trace:
+    """A seeded subset of whole functions with at most ``max_rows`` windows between them.
+
+    Functions are kept whole (all their calls), so warm pools and history stay what they were;
+    at least one function is kept.
+    """
+    from skyroute.world.traces.schema import function_slice
+
+    check_max_rows(max_rows)
+    windows = windows_of(
+        trace.function.astype(np.int64), trace.timestamp_s, window_seconds(window_min)
+    )
+    if len(windows) <= max_rows:
+        return trace
+    per_function = np.bincount(windows.function, minlength=trace.n_functions)
+    shuffled = np.random.default_rng(seed).permutation(np.flatnonzero(per_function))
+    fits = np.cumsum(per_function[shuffled]) <= max_rows
+    fits[0] = True
+    keep = np.zeros(trace.n_functions, dtype=bool)
+    keep[shuffled[fits]] = True
+    return function_slice(trace, keep)
 
 
-def _continent(origin_names: tuple[str, ...]) -> np.ndarray:
-    """0 americas, 1 europe, 2 asia (and the rest) per origin."""
-    out = []
-    for name in origin_names:
-        region = name.split(":", 1)[1]
-        if region.startswith(("us-", "sa-", "ca-", "mx-", "southamerica", "northamerica")) or any(
-            k in region for k in ("eastus", "westus", "centralus", "brazil", "canada")
-        ):
-            out.append(0)
-        elif region.startswith(("eu-", "europe", "me-", "il-", "af-")) or any(
-            k in region for k in ("europe", "germany", "france", "uk", "norway", "sweden", "swiss")
-        ):
-            out.append(1)
-        else:
-            out.append(2)
-    return np.asarray(out)
-
-
-def build_dataset(trace: Trace, world: World, seed: int = 0) -> pd.DataFrame:
-    """One row per invocation: FEATURES, both counterfactual outcomes and the label."""
-    from skyroute.world.objective import Objective
+def build_dataset(
+    trace: Trace, world: World, seed: int = 0, window_min: float = WINDOW_MIN
+) -> RouterData:
+    """One row per (function, window): FEATURES, both counterfactual sums and the label."""
+    from skyroute.world.objective import Objective, with_trace_scale
     from skyroute.world.policies.base import choose, objective_score, placement_mask
-    from skyroute.world.requests import actual_invocations, hour_index, requests_from_trace
+    from skyroute.world.requests import actual_invocations, requests_from_trace
     from skyroute.world.simulator import simulate_placement
 
-    objective = Objective()
-    requests = requests_from_trace(trace, world)
-    best = {}
-    for platform in ("function", "container"):
-        mask = placement_mask(world, platform=platform, purchase="on-demand")
-        best[platform] = choose(requests, world, objective, objective_score(objective), mask)
-    frame = pd.DataFrame(index=np.arange(len(trace)))
-    hour = (trace.timestamp_s / 3600.0) % 24.0
-    day = hour_index(trace) // 24 % 7
-    frame["hour_sin"], frame["hour_cos"] = (
-        np.sin(2 * np.pi * hour / 24),
-        np.cos(2 * np.pi * hour / 24),
-    )
-    frame["dow_sin"], frame["dow_cos"] = np.sin(2 * np.pi * day / 7), np.cos(2 * np.pi * day / 7)
-    frame["log_duration_ms"] = np.log10(requests.expected.duration_ms)
-    frame["log_memory_mb"] = np.log10(requests.expected.memory_mb)
-    frame["log_payload_kb"] = np.log1p(trace.payload_kb)
-    for minutes in WINDOWS_MIN:
-        frame[f"log_calls_{minutes}m"] = np.log1p(_recent_calls(trace, 60.0 * minutes))
-    gap, cv = _gaps(trace)
-    frame["gap_cv"], frame["log_gap_s"] = cv, np.log1p(gap)
-    continent = _continent(trace.origin_names)[trace.origin]
-    for k, name in enumerate(("americas", "europe", "asia")):
-        frame[f"origin_{name}"] = (continent == k).astype(np.float64)
-    from skyroute.world.physics import observed_gb
-
-    p = world.placements
+    if len(trace) == 0:
+        raise ConfigError("the trace has no invocations", "pass a trace with at least one call")
+    width = window_seconds(window_min)
     inv = actual_invocations(trace, world)
-    # Price per second of the size as sold; Azure Consumption bills observed memory instead, so
-    # it is priced here at the memory the call uses.
-    used_gb = observed_gb(inv.memory_mb, p.take(best["function"]))
-    fn_price = p.usd_per_second[best["function"]] + (
-        used_gb * p.usd_per_observed_gb_second[best["function"]]
-    )
-    frame["log_fn_price"] = np.log10(np.maximum(fn_price, 1e-15))
-    frame["log_ct_price"] = np.log10(np.maximum(p.usd_per_second[best["container"]], 1e-15))
-    frame["carbon_fn"] = world.carbon[p.region[best["function"]], inv.hour] / 1000.0
-    frame["carbon_ct"] = world.carbon[p.region[best["container"]], inv.hour] / 1000.0
+    objective = with_trace_scale(Objective(), inv, world)
+    requests = requests_from_trace(trace, world)
+    best = {
+        platform: choose(
+            requests, world, objective, objective_score(objective),
+            placement_mask(world, platform=platform, purchase="on-demand"),
+        )
+        for platform in ("function", "container")
+    }  # fmt: skip
+    windows = windows_of(trace.function.astype(np.int64), trace.timestamp_s, width)
+    frame = _features(trace, world, requests.expected, windows, best, width)
+    frame.insert(0, "function", windows.function)
+    frame.insert(1, "window", windows.index)
+    frame.insert(2, "start_s", windows.start_s)
+    frame.insert(3, "n_calls", windows.n_calls)
     for platform, short in (("function", "fn"), ("container", "ct")):
         result = simulate_placement(trace, best[platform], world, objective, seed)
-        frame[f"{short}_cost_usd"] = result.outcome.cost_usd
-        frame[f"{short}_latency_ms"] = result.outcome.latency_ms
-        frame[f"{short}_carbon_g"] = result.outcome.carbon_g
-        frame[f"{short}_error"] = result.outcome.error
-        frame[f"{short}_objective"] = result.objective
-        frame[f"{short}_placement"] = best[platform]
+        for name, values in (
+            ("objective", result.objective),
+            ("cost_usd", result.outcome.cost_usd),
+        ):
+            frame[f"{short}_{name}"] = np.bincount(
+                windows.row_of_call, weights=values, minlength=len(windows)
+            )
     frame["label_container"] = (frame["ct_objective"] < frame["fn_objective"]).astype(np.int64)
-    frame["function"] = trace.function
-    frame["timestamp_s"] = trace.timestamp_s
+    return RouterData(frame, best["function"], best["container"], windows.row_of_call, width)
+
+
+def _features(
+    trace: Trace,
+    world: World,
+    profile: Invocations,
+    windows: Windows,
+    best: dict[str, NDArray[np.int64]],
+    width: float,
+) -> pd.DataFrame:
+    from skyroute.world.physics import observed_gb
+    from skyroute.world.requests import HOURS_PER_YEAR, start_hour_of_year
+
+    fn = trace.function.astype(np.int64)
+    first = windows.first_call
+    start = windows.start_s
+    frame = pd.DataFrame(index=np.arange(len(windows)))
+    hour = start / 3600.0 + start_hour_of_year(trace.start)
+    day = np.floor(hour / 24.0)
+    for name, angle in (("hour", 2 * np.pi * hour / 24), ("dow", 2 * np.pi * day / 7)):
+        frame[f"{name}_sin"], frame[f"{name}_cos"] = np.sin(angle), np.cos(angle)
+    frame["log_memory_mb"] = np.log10(profile.memory_mb[first])
+    frame["log_payload_kb"] = np.log1p(profile.payload_kb[first])
+    history = History.of(fn, trace.timestamp_s, max(width, *(s for _, s in SPANS if s)))
+    duration_s = profile.duration_ms[first] / 1000.0
+    for name, span in SPANS:
+        seconds = span or width
+        calls = history.calls_before(windows.function, start, seconds)
+        frame[f"log_calls_{name}"] = np.log1p(calls)
+        frame[f"busy_{name}"] = np.log10(1e-6 + calls * duration_s / seconds)
+    frame["log_gap_s"] = np.log1p(history.gap_before(windows.function, start))
+    previous = history.previous_call(windows.function, start)
+    cv = gap_variability(fn, trace.timestamp_s, GAP_HISTORY)
+    frame["gap_cv"] = np.where(previous >= 0, cv[np.maximum(previous, 0)], 0.0)
+    p = world.placements
+    fn_at, ct_at = best["function"][first], best["container"][first]
+    # Azure Consumption bills observed memory: priced here at the profile's footprint.
+    observed = observed_gb(profile.memory_mb[first], p.take(fn_at))
+    fn_price = p.usd_per_second[fn_at] + observed * p.usd_per_observed_gb_second[fn_at]
+    frame["log_fn_price"] = np.log10(np.maximum(fn_price, 1e-15))
+    frame["log_ct_price"] = np.log10(np.maximum(p.usd_per_second[ct_at], 1e-15))
+    hour_of_year = np.floor(hour).astype(np.int64) % HOURS_PER_YEAR
+    frame["carbon_fn"] = world.carbon[p.region[fn_at], hour_of_year] / 1000.0
+    frame["carbon_ct"] = world.carbon[p.region[ct_at], hour_of_year] / 1000.0
     return frame
 
 
-def write_dataset(frame: pd.DataFrame, out_dir: Path) -> None:
+def write_dataset(data: RouterData, out_dir: Path) -> None:
     from skyroute.io import staged_output_dir
 
     with staged_output_dir(out_dir) as stage:
-        frame.to_parquet(stage / "dataset.parquet", index=False)
+        data.windows.to_parquet(stage / "dataset.parquet", index=False)
         (stage / "FEATURES.txt").write_text("\n".join(FEATURES) + "\n", encoding="utf-8")

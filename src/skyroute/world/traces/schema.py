@@ -74,3 +74,21 @@ def time_slice(trace: Trace, start_s: float, stop_s: float) -> Trace:
         origin=trace.origin[keep],
         meta={**trace.meta, "slice_s": [start_s, stop_s]},
     )
+
+
+def function_slice(trace: Trace, keep: NDArray[np.bool_]) -> Trace:
+    """The invocations of the functions with ``keep[code]`` true (names and clock kept)."""
+    from dataclasses import replace
+
+    rows = keep[trace.function]
+    return replace(
+        trace,
+        function=trace.function[rows],
+        app=trace.app[rows],
+        timestamp_s=trace.timestamp_s[rows],
+        duration_ms=trace.duration_ms[rows],
+        memory_mb=trace.memory_mb[rows],
+        payload_kb=trace.payload_kb[rows],
+        origin=trace.origin[rows],
+        meta={**trace.meta, "functions_kept": int(keep.sum())},
+    )
