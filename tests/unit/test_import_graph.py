@@ -75,3 +75,9 @@ def test_no_two_bundle_modules_import_each_other() -> None:
     assert edges_between("skyroute.bundles.predict", "skyroute.bundles.verify") == []
     pairs = edges_between("skyroute.bundles", "skyroute.bundles")
     assert not [(a, b) for a, b in pairs if (b, a) in pairs]
+
+
+def test_the_server_and_the_forecaster_api_import_no_training_code() -> None:
+    # The server never trains; skyroute.bundles.forecaster serves forecasts without PyTorch.
+    assert edges_between("skyroute.serve", "skyroute.learn") == []
+    assert edges_between("skyroute.bundles", "skyroute.learn") == []

@@ -46,7 +46,10 @@ UNSAFE_FORMATS = ("pickle", "joblib", "torch")
 OUTPUT_WIDTHS: dict[str, tuple[int, ...] | None] = {
     "placement.strategic": (3,),  # one score per provider
     "placement.tactical": (8,),  # a provider's candidates, best expected objective first
-    "forecast.load": (1,),  # invocation rate
+    # Calls per minute over the next 12 minutes (skyroute.bundles.forecaster.HORIZON), or
+    # the next minute only (bundles from before the 12-step forecaster; the server still
+    # reads them, the Forecaster API refuses them).
+    "forecast.load": (1, 12),
     "router.platform": (1, 2),  # P(container), or (P(function), P(container))
     "spot.interruption": (1, 2),  # P(interrupted), or both classes
     "spot.price": None,  # any horizon

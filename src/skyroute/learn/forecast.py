@@ -1,20 +1,22 @@
-"""The load forecaster: a 2-layer LSTM over 12 minutes of calls that predicts the next minute.
+"""The load forecaster: a 2-layer LSTM over 12 minutes of calls that predicts the next 12.
 
 Series are per-function calls per minute from the trace. Inputs and targets are log1p-scaled
-inside the model, so the exported ONNX graph takes raw counts ([n, 12]) and returns calls per
-minute ([n, 1]) -- exactly what the server's ``hierarchical`` engine feeds it. The loss punishes
-under-prediction ``under_weight`` times more than over-prediction (too few warm instances costs
-cold starts; too many only costs idle time). Training stops with a clear error on a NaN.
+inside the model, so the exported ONNX graph takes raw counts ([n, window]) and returns calls
+per minute for minutes t+1 .. t+12 ([n, HORIZON]) -- what the server's ``hierarchical`` engine
+and :class:`skyroute.bundles.forecaster.Forecaster` feed it and read. The loss punishes
+under-prediction ``under_weight`` times more than over-prediction (too few warm instances
+costs cold starts; too many only costs idle time), at every horizon alike. Training stops with
+a clear error on a NaN.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from skyroute.bundles.forecaster import HORIZON
 from skyroute.errors import ConfigError
 from skyroute.world.traces.schema import Trace
 
@@ -23,95 +25,97 @@ MIN_CALLS = 60
 MAX_WINDOWS = 60_000
 
 
-def minute_counts(trace: Trace) -> NDArray[np.float32]:
-    """Calls per minute, shape [functions, minutes]."""
+def minute_counts(trace: Trace, keep: NDArray[np.bool_] | None = None) -> NDArray[np.float32]:
+    """Calls per minute, shape [functions, minutes]; rows of functions not in ``keep`` are 0.
+
+    The minutes span the whole trace whichever functions are kept, so two callers that keep
+    different functions still agree on which minute is which.
+    """
     minutes = int(np.ceil(trace.timestamp_s[-1] / 60.0)) + 1
     index = trace.function.astype(np.int64) * minutes + (trace.timestamp_s // 60).astype(np.int64)
-    counts = np.bincount(index, minlength=trace.n_functions * minutes)
-    return counts.reshape(trace.n_functions, minutes).astype(np.float32)
+    calls = np.bincount(index, minlength=trace.n_functions * minutes)
+    counts = calls.reshape(trace.n_functions, minutes).astype(np.float32)
+    if keep is not None:
+        counts[~keep] = 0.0
+    return counts
 
 
-def windows(
-    counts: NDArray[np.float32], window: int, start: int, stop: int, seed: int
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """(x [n, window], y [n]) from minutes [start, stop) of the busy functions, subsampled."""
-    busy = counts[counts.sum(axis=1) >= MIN_CALLS]
-    if busy.shape[0] == 0 or stop - start <= window:
+class Windows(NamedTuple):
+    """Rows to train or score on: a function's ``window`` minutes and the ``HORIZON`` after."""
+
+    x: NDArray[np.float32]  #: [n, window] calls per minute, oldest first
+    y: NDArray[np.float32]  #: [n, HORIZON] calls per minute at t+1 .. t+HORIZON
+    row: NDArray[np.int64]  #: the function (row of the counts) of each window
+    first: NDArray[np.int64]  #: the minute of y[:, 0]
+
+
+def windows(counts: NDArray[np.float32], window: int, start: int, stop: int, seed: int) -> Windows:
+    """Every window (inputs and targets) inside minutes [start, stop) of the busy functions,
+    subsampled to ``MAX_WINDOWS`` with ``seed``."""
+    busy = np.flatnonzero(counts.sum(axis=1) >= MIN_CALLS)
+    span = window + HORIZON
+    if busy.size == 0 or stop - start < span:
         raise ConfigError(
             "the trace is too small to train a load forecaster",
             f"use a trace with functions of at least {MIN_CALLS} calls and more minutes",
         )
-    xs, ys = [], []
-    for series in busy:
-        part = series[start:stop]
-        view = np.lib.stride_tricks.sliding_window_view(part, window + 1)
-        xs.append(view[:, :window])
-        ys.append(view[:, window])
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    if x.shape[0] > MAX_WINDOWS:
-        keep = np.random.default_rng(seed).choice(x.shape[0], MAX_WINDOWS, replace=False)
-        x, y = x[np.sort(keep)], y[np.sort(keep)]
-    return x.astype(np.float32), y.astype(np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(counts[busy, start:stop], span, axis=1)
+    per_series = view.shape[1]
+    row = np.repeat(busy, per_series)
+    first = np.tile(start + window + np.arange(per_series), busy.size)
+    flat = view.reshape(-1, span)
+    keep = np.arange(flat.shape[0])
+    if flat.shape[0] > MAX_WINDOWS:
+        keep = np.sort(
+            np.random.default_rng(seed).choice(flat.shape[0], MAX_WINDOWS, replace=False)
+        )
+    return Windows(
+        x=flat[keep, :window].astype(np.float32),
+        y=flat[keep, window:].astype(np.float32),
+        row=row[keep].astype(np.int64),
+        first=first[keep].astype(np.int64),
+    )
 
 
-def make_model(window: int, hidden: int) -> Any:
+def make_model(hidden: int) -> Any:
+    """The LSTM as a torch module: raw counts [n, window] → calls per minute [n, HORIZON]."""
     import torch
     from torch import nn
 
-    class Forecaster(nn.Module):
-        """Raw counts [n, window] → next-minute calls [n, 1]."""
-
+    class LoadLSTM(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.lstm = nn.LSTM(1, hidden, num_layers=2, batch_first=True)
-            self.head = nn.Linear(hidden, 1)
+            self.head = nn.Linear(hidden, HORIZON)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out, _ = self.lstm(torch.log(torch.clamp(x, min=0.0) + 1.0).unsqueeze(-1))
-            rate: torch.Tensor = torch.exp(torch.relu(self.head(out[:, -1, :]))) - 1.0
+            rate: torch.Tensor = torch.exp(torch.relu(self.log_forward(x))) - 1.0
             return rate
 
         def log_forward(self, x: torch.Tensor) -> torch.Tensor:
+            """log1p of the calls per minute at each horizon, [n, HORIZON] (what the loss sees)."""
             out, _ = self.lstm(torch.log(torch.clamp(x, min=0.0) + 1.0).unsqueeze(-1))
-            log_rate: torch.Tensor = self.head(out[:, -1, :]).squeeze(-1)
+            log_rate: torch.Tensor = self.head(out[:, -1, :])
             return log_rate
 
-    return Forecaster()
-
-
-@dataclass(frozen=True)
-class ForecastMetrics:
-    r2: float
-    rmse: float
-    naive_rmse: float
-
-
-def score(predicted: NDArray[Any], x: NDArray[Any], y: NDArray[Any]) -> ForecastMetrics:
-    """R² and RMSE in calls/minute, with the last-value forecast's RMSE for scale."""
-    residual = float(np.sum((y - predicted) ** 2))
-    total = float(np.sum((y - y.mean()) ** 2)) or 1.0
-    return ForecastMetrics(
-        r2=1.0 - residual / total,
-        rmse=float(np.sqrt(np.mean((y - predicted) ** 2))),
-        naive_rmse=float(np.sqrt(np.mean((y - x[:, -1]) ** 2))),
-    )
+    return LoadLSTM()
 
 
 def train(
     x: NDArray[np.float32],
     y: NDArray[np.float32],
     *,
-    window: int,
     hidden: int,
     epochs: int,
     learning_rate: float,
     under_weight: float,
     on_epoch: Any = None,
 ) -> Any:
-    """Fit the forecaster; gradient clipping, and a ConfigError if the loss becomes NaN."""
+    """Fit the forecaster on ``y`` [n, HORIZON]; gradient clipping, and a ConfigError if the
+    loss becomes NaN."""
     import torch
 
-    model = make_model(window, hidden)
+    model = make_model(hidden)
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
     inputs, targets = torch.as_tensor(x), torch.log1p(torch.as_tensor(y))
     generator = torch.Generator().manual_seed(0)
@@ -136,3 +140,11 @@ def train(
             on_epoch(epoch)
     model.eval()
     return model
+
+
+def predict(model: Any, x: NDArray[np.float32]) -> NDArray[np.float64]:
+    """The trained torch model's calls per minute, [n, HORIZON]."""
+    import torch
+
+    with torch.no_grad():
+        return np.asarray(model(torch.as_tensor(x)).numpy(), dtype=np.float64)

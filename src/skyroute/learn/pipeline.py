@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from skyroute.learn.hierarchy import (
     trained_until,
 )
 from skyroute.world.traces.schema import Trace
+
+if TYPE_CHECKING:
+    from skyroute.learn.forecast_eval import ForecastRun
 
 MIN_TRAIN_INVOCATIONS = 500
 HOLDOUT_FUNCTION_SHARE = 5  # one in five
@@ -104,6 +107,7 @@ def train_hierarchy(
     config: HierarchyConfig, out_dir: Path, report: Progress | None
 ) -> dict[str, Any]:
     """LSTM forecaster first (the layers read its forecast), then tactical, then strategic."""
+    from skyroute.bundles.forecaster import HORIZON
     from skyroute.learn.hierarchy import experience, fit_strategic, fit_tactical
     from skyroute.learn.seeding import seed_everything
     from skyroute.world.catalog.loader import load_catalog
@@ -128,7 +132,8 @@ def train_hierarchy(
     timings: dict[str, float] = {}
 
     start = time.perf_counter()
-    forecaster, scores, x_test = _train_forecaster(trace, cut, config, report)
+    run = _train_forecaster(trace, cut, config, report)
+    forecaster = run.model
     timings["forecast_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -173,9 +178,8 @@ def train_hierarchy(
     )  # fmt: skip
     export_layer(
         out_dir, name="forecast", kind="forecast.load", module=forecaster, n_inputs=config.window,
-        n_outputs=1, probe=x_test[:256], config=config, until=until, data=data_id,
-        metrics={"r2_held_out_hours": scores.r2, "rmse": scores.rmse,
-                 "naive_last_value_rmse": scores.naive_rmse},
+        n_outputs=HORIZON, probe=run.test.x[:256], config=config, until=until, data=data_id,
+        metrics=run.metrics(),
     )  # fmt: skip
     summary = {
         "trace": config.trace,
@@ -184,7 +188,7 @@ def train_hierarchy(
         "margin": margin,
         "validation_objective_by_margin": margins,
         "trained_until": until,
-        "forecast": {"r2": scores.r2, "rmse": scores.rmse, "naive_rmse": scores.naive_rmse},
+        "forecast": run.metrics(),
         "seconds": {k: round(v, 1) for k, v in timings.items()},
         "config": config.to_dict(),
     }
@@ -223,28 +227,18 @@ def select_margin(
 
 def _train_forecaster(
     trace: Trace, cut: float, config: HierarchyConfig, report: Progress | None
-) -> tuple[Any, Any, np.ndarray]:
+) -> ForecastRun:
     """The load LSTM on the training functions' minutes before the cut, scored after it."""
     from skyroute.learn import forecast
+    from skyroute.learn.forecast_eval import fit_and_score
 
-    counts = forecast.minute_counts(_only(trace, ~held_out_functions(trace)))
-    cut_minute = int(cut // 60)
-    x_train, y_train = forecast.windows(counts, config.window, 0, cut_minute, config.seed)
-    x_test, y_test = forecast.windows(
-        counts, config.window, cut_minute - config.window, counts.shape[1], config.seed
-    )
+    counts = forecast.minute_counts(trace, keep=~held_out_functions(trace))
 
     def on_epoch(epoch: int) -> None:
         if report is not None:
             report("load LSTM", epoch + 1, config.lstm_epochs)
 
-    model = forecast.train(
-        x_train, y_train, window=config.window, hidden=config.lstm_hidden,
-        epochs=config.lstm_epochs, learning_rate=config.lstm_learning_rate,
-        under_weight=config.under_weight, on_epoch=on_epoch,
-    )  # fmt: skip
-    predicted = TorchPredictor(model).predict(x_test).ravel()
-    return model, forecast.score(predicted, x_test, y_test), x_test
+    return fit_and_score(counts, int(cut // 60), config, on_epoch)
 
 
 def oracle_gain(metrics: dict[str, Any], name: str) -> float:
