@@ -39,9 +39,9 @@ class Forecaster:
         self.window = window
 
     @classmethod
-    def from_bundle(cls, path: Path) -> Forecaster:
-        """Read, verify and load the bundle at ``path`` (a folder); refuse other kinds and the
-        one-step forecasters bundles held before the 12-minute horizon."""
+    def from_bundle(cls, path: Path | str) -> Forecaster:
+        """Read, verify and load the bundle folder at ``path``; refuse other kinds, and the
+        one-step ``forecast.load`` bundles written before the 12-minute horizon."""
         bundle = read_bundle(Path(path))
         manifest = bundle.manifest
         if manifest.kind != KIND:
@@ -54,7 +54,7 @@ class Forecaster:
             raise BundleError(
                 f"{manifest.name} {manifest.version} forecasts {steps} minute(s) ahead; "
                 f"the forecaster API gives {HORIZON}",
-                "retrain it with `skyroute train hierarchy` (bundles since 12-step forecasts)",
+                "retrain it with `skyroute train hierarchy`, which writes 12-step forecasters",
             )
         predictor = bundle.predictor()
         window = predictor.n_features or manifest.inputs[0].shape[-1]
