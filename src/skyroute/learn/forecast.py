@@ -41,7 +41,7 @@ def minute_counts(trace: Trace, keep: NDArray[np.bool_] | None = None) -> NDArra
     return counts
 
 
-class Windows(NamedTuple):
+class LoadWindows(NamedTuple):
     """Rows to train or score on: a function's ``window`` minutes and the ``HORIZON`` after."""
 
     x: NDArray[np.float32]  #: [n, window] calls per minute, oldest first
@@ -50,7 +50,9 @@ class Windows(NamedTuple):
     first: NDArray[np.int64]  #: the minute of y[:, 0]
 
 
-def windows(counts: NDArray[np.float32], window: int, start: int, stop: int, seed: int) -> Windows:
+def windows(
+    counts: NDArray[np.float32], window: int, start: int, stop: int, seed: int
+) -> LoadWindows:
     """Every window (inputs and targets) inside minutes [start, stop) of the busy functions,
     subsampled to ``MAX_WINDOWS`` with ``seed``."""
     busy = np.flatnonzero(counts.sum(axis=1) >= MIN_CALLS)
@@ -70,7 +72,7 @@ def windows(counts: NDArray[np.float32], window: int, start: int, stop: int, see
         keep = np.sort(
             np.random.default_rng(seed).choice(flat.shape[0], MAX_WINDOWS, replace=False)
         )
-    return Windows(
+    return LoadWindows(
         x=flat[keep, :window].astype(np.float32),
         y=flat[keep, window:].astype(np.float32),
         row=row[keep].astype(np.int64),

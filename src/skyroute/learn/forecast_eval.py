@@ -63,7 +63,7 @@ def window_mean(x: NDArray[np.float32]) -> NDArray[np.float32]:
     )
 
 
-def seasonal(counts: NDArray[np.float32], rows: forecast.Windows) -> NDArray[np.float32]:
+def seasonal(counts: NDArray[np.float32], rows: forecast.LoadWindows) -> NDArray[np.float32]:
     """The target minutes' counts one ``SEASON_MINUTES`` earlier: [n, HORIZON]."""
     minutes = rows.first[:, None] - SEASON_MINUTES + np.arange(HORIZON)
     if rows.first.size and int(minutes.min()) < 0:
@@ -76,7 +76,7 @@ def seasonal(counts: NDArray[np.float32], rows: forecast.Windows) -> NDArray[np.
 
 
 def compare(
-    predicted: NDArray[Any], rows: forecast.Windows, counts: NDArray[np.float32]
+    predicted: NDArray[Any], rows: forecast.LoadWindows, counts: NDArray[np.float32]
 ) -> dict[str, HorizonScores]:
     """The model's scores and the baselines', keyed ``MODEL`` then ``BASELINES``."""
     return {
@@ -92,7 +92,7 @@ class ForecastRun:
     """A trained forecaster (a torch module), the windows it was scored on, and the scores."""
 
     model: Any
-    test: forecast.Windows
+    test: forecast.LoadWindows
     scores: dict[str, HorizonScores]
 
     def metrics(self) -> dict[str, Any]:
