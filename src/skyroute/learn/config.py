@@ -24,7 +24,7 @@ class HierarchyConfig:
     #: This share of the training functions is not fitted on: it chooses, among ``margins``,
     #: the predicted gain a layer needs before it leaves greedy's choice.
     validation_share: float = 0.2
-    margins: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1)
+    margins: tuple[float, ...] = (0.0, 0.01, 0.03, 0.1, 0.3)
     #: Optional on-line fine-tuning after the fit, in environment steps (0: none; see
     #: docs/learn.md for why the default is none).
     dqn_steps: int = 0

@@ -127,34 +127,55 @@ def experience(data: Any, rows: NDArray[np.int64], report: Progress | None) -> E
 TARGET_CLIP = 8.0
 
 
+@dataclass(frozen=True)
+class Regression:
+    """Inputs, per-action targets (higher is better), the usable actions and row weights."""
+
+    x: NDArray[np.float32]
+    target: NDArray[np.float64]
+    mask: NDArray[np.bool_]
+    weight: NDArray[np.float64]
+
+    def decision_value(self, scores: NDArray[np.float32]) -> float:
+        """Weighted mean target of the best-scored usable action: what acting on it is worth."""
+        pick = np.argmax(np.where(self.mask, scores, -np.inf), axis=1)
+        chosen = self.target[np.arange(len(pick)), pick]
+        return float(np.sum(self.weight * chosen) / max(float(self.weight.sum()), 1e-12))
+
+
 def _fit(
     name: str,
-    forward: Callable[[Any], Any],
-    parameters: Any,
-    x: NDArray[np.float32],
-    target: NDArray[np.float64],
-    mask: NDArray[np.bool_],
-    weight: NDArray[np.float64],
+    module: Any,
+    data: Regression,
+    held: Regression,
     config: HierarchyConfig,
     report: Progress | None,
-) -> None:
-    """Regress ``forward(x)`` on ``target`` where ``mask`` (weighted MSE, Adam, clipping)."""
+) -> dict[str, float]:
+    """Regress ``module(x)`` on the targets where usable (weighted MSE, Adam, clipping).
+
+    After every epoch the decisions the module would take on ``held`` (functions never fitted
+    on) are scored; the weights of the best epoch are kept -- early stopping on how well the
+    layer generalises to new functions, which is the failure a fit on 500 functions risks.
+    """
+    import copy
+
     import torch
 
     from skyroute.errors import ConfigError
 
     generator = torch.Generator().manual_seed(config.seed)
-    inputs = torch.as_tensor(x)
-    goal = torch.as_tensor(np.clip(target, -TARGET_CLIP, TARGET_CLIP), dtype=torch.float32)
-    where = torch.as_tensor(mask, dtype=torch.float32)
-    w = torch.as_tensor(weight / max(float(weight.mean()), 1e-12), dtype=torch.float32)
-    params = list(parameters)
+    inputs = torch.as_tensor(data.x)
+    goal = torch.as_tensor(np.clip(data.target, -TARGET_CLIP, TARGET_CLIP), dtype=torch.float32)
+    where = torch.as_tensor(data.mask, dtype=torch.float32)
+    w = torch.as_tensor(data.weight / max(float(data.weight.mean()), 1e-12), dtype=torch.float32)
+    params = list(module.parameters())
     optimiser = torch.optim.Adam(params, lr=config.learning_rate)
+    best = (-np.inf, 0, copy.deepcopy(module.state_dict()))
     for epoch in range(config.epochs):
         order = torch.randperm(inputs.shape[0], generator=generator)
         for start in range(0, inputs.shape[0], config.batch_size):
             batch = order[start : start + config.batch_size]
-            error = (forward(inputs[batch]) - goal[batch]) ** 2 * where[batch]
+            error = (module(inputs[batch]) - goal[batch]) ** 2 * where[batch]
             loss = torch.sum(w[batch, None] * error) / torch.clamp(where[batch].sum(), min=1.0)
             if not torch.isfinite(loss):
                 raise ConfigError(
@@ -165,8 +186,14 @@ def _fit(
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimiser.step()
+        with torch.no_grad():
+            value = held.decision_value(module(torch.as_tensor(held.x)).numpy())
+        if value > best[0]:
+            best = (value, epoch + 1, copy.deepcopy(module.state_dict()))
         if report is not None:
             report(name, epoch + 1, config.epochs)
+    module.load_state_dict(best[2])
+    return {"best_epoch": best[1], "held_out_gain": round(best[0], 6)}
 
 
 def tactical_targets(relative: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -175,9 +202,27 @@ def tactical_targets(relative: NDArray[np.float64]) -> NDArray[np.float64]:
     return gain
 
 
+def tactical_regression(exp: Experience) -> Regression:
+    """One row per (call, provider): the provider's candidates' gains over its rank 1."""
+    n, n_providers, k = exp.mask.shape
+    mask = exp.mask.copy()
+    mask[..., 0] = True
+    return Regression(
+        x=exp.tactical.reshape(n * n_providers, -1),
+        target=tactical_targets(exp.relative).reshape(n * n_providers, k),
+        mask=mask.reshape(n * n_providers, k),
+        weight=np.repeat(exp.reference, n_providers),
+    )
+
+
 def fit_tactical(
-    train: Trace, world: Any, exp: Experience, config: HierarchyConfig, report: Progress | None
-) -> Any:
+    train: Trace,
+    world: Any,
+    exp: Experience,
+    held: Experience,
+    config: HierarchyConfig,
+    report: Progress | None,
+) -> tuple[Any, dict[str, float]]:
     """MaskablePPO's actor, its logits fitted to every candidate's realised gain over rank 1."""
     from sb3_contrib import MaskablePPO
 
@@ -189,19 +234,13 @@ def fit_tactical(
         n_epochs=5, gamma=config.gamma, seed=config.seed, device="cpu",
         policy_kwargs={"net_arch": list(config.hidden)},
     )  # fmt: skip
-    actor = tactical_module(model)
-    n, n_providers, k = exp.mask.shape
-    mask = exp.mask.copy()
-    mask[..., 0] = True
-    rows = n * n_providers
-    _fit(
-        "tactical PPO (fit)", actor, actor.parameters(), exp.tactical.reshape(rows, -1),
-        tactical_targets(exp.relative).reshape(rows, k), mask.reshape(rows, k),
-        np.repeat(exp.reference, n_providers), config, report,
+    fitted = _fit(
+        "tactical PPO (fit)", tactical_module(model), tactical_regression(exp),
+        tactical_regression(held), config, report,
     )  # fmt: skip
     if config.ppo_steps:
         model.learn(config.ppo_steps)
-    return model
+    return model, fitted
 
 
 def tactical_choice(model: Any, exp: Experience) -> NDArray[np.int64]:
@@ -220,14 +259,26 @@ def tactical_choice(model: Any, exp: Experience) -> NDArray[np.int64]:
     return choice
 
 
+def strategic_regression(exp: Experience, tactical: Any) -> Regression:
+    """One row per call: each provider's realised value (given the tactical layer's choice
+    there) over the best rank-1 candidate's, in reference objectives."""
+    picked = tactical_choice(tactical, exp)
+    relative = np.take_along_axis(exp.relative, picked[..., None], axis=2)[..., 0]  # [B, P]
+    usable = exp.mask[..., 0]
+    baseline = np.min(np.where(usable, exp.relative[..., 0], np.inf), axis=1, keepdims=True)
+    value = np.where(usable, baseline - relative, -TARGET_CLIP)
+    return Regression(exp.strategic, value, np.ones_like(usable), exp.reference)
+
+
 def fit_strategic(
     train: Trace,
     world: Any,
     exp: Experience,
+    held: Experience,
     tactical: Any,
     config: HierarchyConfig,
     report: Progress | None,
-) -> Any:
+) -> tuple[Any, dict[str, float]]:
     """DQN's Q-network fitted on every provider's realised value given the tactical layer.
 
     With discount 0 and every action's reward observed, DQN's target for each action is its
@@ -243,19 +294,13 @@ def fit_strategic(
         buffer_size=10_000, batch_size=64, gamma=config.gamma, seed=config.seed, device="cpu",
         policy_kwargs={"net_arch": list(config.hidden)},
     )  # fmt: skip
-    picked = tactical_choice(tactical, exp)
-    relative = np.take_along_axis(exp.relative, picked[..., None], axis=2)[..., 0]  # [B, P]
-    usable = exp.mask[..., 0]
-    baseline = np.min(np.where(usable, exp.relative[..., 0], np.inf), axis=1, keepdims=True)
-    value = np.where(usable, baseline - relative, -TARGET_CLIP)
-    q = strategic_module(model)
-    _fit(
-        "strategic DQN (fit)", q, q.parameters(), exp.strategic, value,
-        np.ones_like(usable), exp.reference, config, report,
+    fitted = _fit(
+        "strategic DQN (fit)", strategic_module(model), strategic_regression(exp, tactical),
+        strategic_regression(held, tactical), config, report,
     )  # fmt: skip
     if config.dqn_steps:
         model.learn(config.dqn_steps)
-    return model
+    return model, fitted
 
 
 def strategic_module(model: Any, margin: float = 0.0) -> Any:

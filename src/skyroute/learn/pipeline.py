@@ -139,18 +139,24 @@ def train_hierarchy(
     start = time.perf_counter()
     rates = forecast_rates(TorchPredictor(forecaster), requests_from_trace(train, world))
     data = build_env_data(train, world, Objective(), config.seed, rates)
-    # Some training functions choose the margin (below); they are not fitted on.
+    # Some training functions are never fitted on: they choose each fit's epoch and the margin.
     checking = validation_functions(train, config.validation_share)
-    fit_rows = np.flatnonzero(~checking[train.function])
     rng = np.random.default_rng(config.seed)
-    rows = np.sort(rng.choice(fit_rows, min(config.samples, fit_rows.size), replace=False))
-    exp = experience(data, rows.astype(np.int64), report)
+    sampled = {}
+    for label, pool, size in (
+        ("fit", np.flatnonzero(~checking[train.function]), config.samples),
+        ("held", np.flatnonzero(checking[train.function]), max(config.samples // 4, 1)),
+    ):
+        sampled[label] = np.sort(rng.choice(pool, min(size, pool.size), replace=False))
+    exp = experience(data, sampled["fit"].astype(np.int64), report)
+    held = experience(data, sampled["held"].astype(np.int64), report)
+    rows = sampled["fit"]
     timings["experience_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    tactical = fit_tactical(train, world, exp, config, report)
+    tactical, tactical_fit = fit_tactical(train, world, exp, held, config, report)
     timings["tactical_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    strategic = fit_strategic(train, world, exp, tactical, config, report)
+    strategic, strategic_fit = fit_strategic(train, world, exp, held, tactical, config, report)
     timings["strategic_s"] = time.perf_counter() - start
     start = time.perf_counter()
     margins = select_margin(_only(train, checking), world, strategic, tactical, forecaster, config)
@@ -186,6 +192,7 @@ def train_hierarchy(
         "train_invocations": len(train),
         "fit_samples": len(rows),
         "margin": margin,
+        "fit": {"tactical": tactical_fit, "strategic": strategic_fit},
         "validation_objective_by_margin": margins,
         "trained_until": until,
         "forecast": run.metrics(),
