@@ -126,9 +126,11 @@ class DecisionBatch:
         ok = group.static[None, :] & (over <= 0.0)
         none: NDArray[np.bool_] = np.asarray(~ok.any(axis=1))
         if none.any():
-            # The closest keeps the provider and region constraints if any placement can (a
-            # name miss outweighs any relative miss of the limits), then misses least.
-            names = np.where(group.name_misses > 0, group.name_misses + over.max() + 1.0, 0.0)
+            # The closest keeps the provider and region constraints if any placement can, and
+            # as many of them as it can (each name miss outweighs any relative miss of the
+            # limits, so one miss plus the largest limit miss still beats two misses), then
+            # misses least.
+            names = group.name_misses * (over.max() + 1.0)
             closest = np.argmin((over + names[None, :])[none], axis=1)
             ok[np.flatnonzero(none), closest] = True
         group.usable, group.infeasible = ok, none
