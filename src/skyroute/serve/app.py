@@ -15,6 +15,7 @@ from skyroute import __version__
 from skyroute.serve import errors
 from skyroute.serve.admission import Admission, install_pool_timeout
 from skyroute.serve.db import make_engine, migrate, session_factory
+from skyroute.serve.docs_ui import install_docs
 from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.engines.registry import active_engines
 from skyroute.serve.gate import AuthGate
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         version=__version__,
         description="Inference-only placement decisions: models, engines, A/B, tenants.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by install_docs (no CDN)
+        redoc_url=None,
     )
     app.state.skyroute = state
     errors.install(app)
@@ -105,6 +108,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     routers = (decide, health, admin, models, engines, route, gapfill, spot)
     for router in (module.router for module in routers):
         app.include_router(router)
+    install_docs(app)
 
     install_pool_timeout(app, settings.retry_after_s)
     # The middleware added last runs first: timing, credentials, admission control, then body
