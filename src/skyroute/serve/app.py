@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 from skyroute.serve.gapfill_registry import fill_on_startup
 
                 fill_on_startup(state)
+        if settings.central_platform_url:
+            state.start_outbox_sender()
         yield
         state.close()
 

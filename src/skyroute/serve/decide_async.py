@@ -18,15 +18,16 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from skyroute.serve import idempotency
-from skyroute.serve.decisions import Prepared, count, orm_rows, prepare
+from skyroute.serve.decisions import Prepared, count, orm_rows, outbox_rows, prepare
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.state import AppState
-from skyroute.serve.tables import Decision, IdempotencyKey
+from skyroute.serve.tables import Decision, IdempotencyKey, OutboxEvent
 from skyroute.serve.writer import Rows, column_values
 
 DECISIONS = cast(Table, Decision.__table__)
 IDEMPOTENCY_KEYS = cast(Table, IdempotencyKey.__table__)
+OUTBOX = cast(Table, OutboxEvent.__table__)
 
 #: Engines cheap and pure enough to run on the event loop (no I/O, no sandbox, no models).
 INLINE_ENGINES = frozenset({"greedy"})
@@ -89,7 +90,9 @@ def _inline(
 
 def _commit_sync(state: AppState, tenant_id: str, prepared: Prepared) -> list[dict[str, Any]]:
     with state.sessions() as session:
-        stored = idempotency.commit(session, tenant_id, orm_rows(prepared), prepared.keyed)
+        stored = idempotency.commit(
+            session, tenant_id, orm_rows(prepared), prepared.keyed, outbox_rows(prepared)
+        )
     if stored is not None:
         return stored
     count(state, prepared)
@@ -106,6 +109,8 @@ def _stored_after_conflict(
 def _writes(tenant_id: str, prepared: Prepared) -> Rows:
     """The rows of ``prepared`` for the writer: the decisions, then the idempotency key."""
     writes: list[tuple[Table, list[dict[str, Any]]]] = [(DECISIONS, prepared.rows)]
+    if prepared.events:
+        writes.append((OUTBOX, prepared.events))
     if prepared.keyed is not None:
         key = idempotency.key_row(tenant_id, prepared.keyed, [row["id"] for row in prepared.rows])
         writes.append((IDEMPOTENCY_KEYS, [column_values(key)]))

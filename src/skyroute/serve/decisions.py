@@ -33,10 +33,11 @@ from skyroute.serve.engines.base import Engine, EngineContext, Proposal
 from skyroute.serve.engines.registry import DEFAULT_ENGINE
 from skyroute.serve.errors import ApiError
 from skyroute.serve.memo import MemoKey
+from skyroute.serve.outbox import decision_events
 from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.selections import Selection
 from skyroute.serve.state import AppState
-from skyroute.serve.tables import Decision, EngineSelection
+from skyroute.serve.tables import Decision, EngineSelection, OutboxEvent
 from skyroute.world.model import World
 
 
@@ -99,6 +100,8 @@ class Prepared:
     keyed: idempotency.Keyed | None
     label: str
     finals: list[Final]
+    #: The central platform's outbox rows, stored in the same transaction (serve/outbox.py).
+    events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def prepare(
@@ -136,7 +139,8 @@ def prepare(
             final.fallback_reason = final.fallback_reason or missing
     responses, rows = _responses(items, state.world, finals, expected, engine, tenant_id)
     label = engine.info.name if engine.info.builtin else "uploaded"
-    return Prepared(responses, rows, keyed, label, finals)
+    events = decision_events(tenant_id, rows, state.settings)
+    return Prepared(responses, rows, keyed, label, finals, events)
 
 
 #: Engines whose answer depends only on the request, the hour and the world (memoised).
@@ -167,7 +171,9 @@ def decide(
     prepared = prepare(session, state, tenant_id, items, idempotency_key, batch=batch)
     if isinstance(prepared, list):
         return prepared
-    stored = idempotency.commit(session, tenant_id, orm_rows(prepared), prepared.keyed)
+    stored = idempotency.commit(
+        session, tenant_id, orm_rows(prepared), prepared.keyed, outbox_rows(prepared)
+    )
     if stored is not None:  # a concurrent retry with the same key stored first
         return stored
     count(state, prepared)
@@ -177,6 +183,11 @@ def decide(
 def orm_rows(prepared: Prepared) -> list[Decision]:
     """The decisions as ORM objects (for a session's commit)."""
     return [Decision(**row) for row in prepared.rows]
+
+
+def outbox_rows(prepared: Prepared) -> list[OutboxEvent]:
+    """The decisions' outbox events as ORM objects (none without a central platform)."""
+    return [OutboxEvent(**row) for row in prepared.events]
 
 
 def count(state: AppState, prepared: Prepared) -> None:

@@ -72,14 +72,19 @@ def key_row(tenant_id: str, keyed: Keyed, decision_ids: list[str]) -> Idempotenc
 
 
 def commit(
-    session: Session, tenant_id: str, rows: list[Decision], keyed: Keyed | None
+    session: Session,
+    tenant_id: str,
+    rows: list[Decision],
+    keyed: Keyed | None,
+    also: Sequence[Any] = (),
 ) -> list[dict[str, Any]] | None:
-    """Store ``rows`` (and the key) in one transaction.
+    """Store ``rows`` (and the key, and ``also``: their outbox events) in one transaction.
 
     Returns None when stored, or the responses a concurrent request with the same key stored
     first.
     """
     session.add_all(rows)
+    session.add_all(also)
     if keyed is not None:
         session.add(key_row(tenant_id, keyed, [r.id for r in rows]))
     try:

@@ -39,6 +39,7 @@ class Metrics:
     gapfill_rows: Counter
     spot_predictions: Counter
     refused: Counter
+    outbox: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -93,6 +94,12 @@ class Metrics:
                 "skyroute_requests_refused_total",
                 "Requests refused at once by admission control (overloaded, rate_limited)",
                 ["reason"],
+                registry=registry,
+            ),
+            outbox=Counter(
+                "skyroute_outbox_events_total",
+                "Events sent to the central platform, by outcome (delivered, failed attempt)",
+                ["outcome"],
                 registry=registry,
             ),
         )

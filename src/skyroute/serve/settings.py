@@ -164,6 +164,17 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(1, ge=1, validation_alias=_var("SKYROUTE_RETRY_AFTER_SECONDS"))
     #: Seconds a request may wait for a pooled database connection before a 503.
     db_pool_timeout_s: float = Field(5.0, gt=0)
+    # --- Central platform (issue 12): decisions forwarded through a persisted outbox -------
+    central_platform_url: str | None = Field(None, validation_alias=_var("CENTRAL_PLATFORM_URL"))
+    central_platform_api_key: str | None = Field(
+        None, validation_alias=_var("CENTRAL_PLATFORM_API_KEY")
+    )
+    #: Retries wait this long, doubling per failed attempt up to ``central_retry_max_s``.
+    central_retry_base_s: float = Field(1.0, gt=0)
+    central_retry_max_s: float = Field(300.0, gt=0)
+    #: Events sent per request to the central platform; how long the sender idles when none wait.
+    central_batch: int = Field(100, ge=1)
+    central_poll_s: float = Field(1.0, gt=0)
 
     @property
     def db_url(self) -> str:

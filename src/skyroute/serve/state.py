@@ -22,6 +22,7 @@ from skyroute.world.model import World
 if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
     from skyroute.serve.engines.sandbox import EngineSandbox
+    from skyroute.serve.outbox import BackgroundSender
     from skyroute.serve.writer import GroupCommitWriter
 
 
@@ -95,6 +96,7 @@ class AppState:
     engines: Engines = field(default_factory=Engines)
     _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
+    outbox_sender: BackgroundSender | None = None
     writer: GroupCommitWriter | None = None
     selections: SelectionCache = field(default_factory=SelectionCache)
     #: Greedy answers per distinct request and hour (``serve/memo.py``).
@@ -139,6 +141,14 @@ class AppState:
         self.gap_filler = BackgroundWorker(worker)
         self.gap_filler.start()
 
+    def start_outbox_sender(self) -> None:
+        """Forward stored events to CENTRAL_PLATFORM_URL (serve/outbox.py)."""
+        from skyroute.serve.outbox import BackgroundSender, Sender, http_post
+
+        sender = Sender(self.sessions, self.settings, self.metrics, http_post(self.settings))
+        self.outbox_sender = BackgroundSender(sender, self.settings.central_poll_s)
+        self.outbox_sender.start()
+
     def nudge_gap_filler(self) -> None:
         if self.gap_filler is not None:
             self.gap_filler.nudge()
@@ -149,6 +159,9 @@ class AppState:
         if self.gap_filler is not None:
             self.gap_filler.close()
             self.gap_filler = None
+        if self.outbox_sender is not None:
+            self.outbox_sender.close()
+            self.outbox_sender = None
         with self._lock:
             if self._sandbox is not None:
                 self._sandbox.close()
