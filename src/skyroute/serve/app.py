@@ -57,7 +57,17 @@ UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
-    from skyroute.serve.routes import admin, decide, engines, gapfill, health, models, route, spot
+    from skyroute.serve.routes import (
+        actuals,
+        admin,
+        decide,
+        engines,
+        gapfill,
+        health,
+        models,
+        route,
+        spot,
+    )
 
     settings = settings or Settings.from_env()
     # Connections for every request admission control lets in, the writer and background work.
@@ -107,7 +117,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.skyroute = state
     errors.install(app)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
-    routers = (decide, health, admin, models, engines, route, gapfill, spot)
+    routers = (decide, health, admin, models, engines, route, gapfill, spot, actuals)
     for router in (module.router for module in routers):
         app.include_router(router)
     install_docs(app)

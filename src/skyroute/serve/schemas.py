@@ -435,3 +435,43 @@ class ReadyOut(BaseModel):
 
     ready: bool
     reasons: list[str]
+
+
+class ActualIn(Strict):
+    """What happened when a decision ran; give at least one observation."""
+
+    decision_id: Text = Field(max_length=36)
+    cost_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
+    cold_start: bool | None = None
+    interrupted: bool | None = None
+    observed_at: Moment | None = Field(None, description="When it ran (default: now).")
+
+
+class ActualsIn(Strict):
+    actuals: list[ActualIn] = Field(min_length=1, max_length=1000)
+
+
+class ActualsOut(BaseModel):
+    stored: int = Field(description="Actuals stored by this call.")
+    already: int = Field(description="The same actuals posted before (idempotent, not stored).")
+
+
+class ArmOut(BaseModel):
+    engine: str
+    model_versions: str = Field(description="The layers' model@version, or '-' for none.")
+    n: int
+    mean_expected_cost_usd: float | None
+    mean_cost_usd: float | None
+    mean_expected_latency_ms: float | None
+    mean_latency_ms: float | None
+    latency_error_ms: float | None = Field(description="Mean realised minus expected latency.")
+    latency_error_ci95_ms: list[float] | None = Field(
+        description="95 % confidence interval of that mean (Student's t), when n > 1."
+    )
+    cold_start_rate: float | None
+    interruption_rate: float | None
+
+
+class ActualsSummaryOut(BaseModel):
+    arms: list[ArmOut]

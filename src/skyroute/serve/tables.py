@@ -136,6 +136,23 @@ class Decision(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class Actual(Base):
+    """What happened when a decision ran: posted by the caller, joined to what was expected."""
+
+    __tablename__ = "actuals"
+
+    decision_id: Mapped[str] = mapped_column(
+        ForeignKey("decisions.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cold_start: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    interrupted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class OutboxEvent(Base):
     """An event for the central platform, stored with what it reports (see serve/outbox.py)."""
 
