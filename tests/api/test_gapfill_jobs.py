@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from skyroute.gapfill import jobs
 from skyroute.gapfill.service import FillIn, start_fill
 from skyroute.gapfill.store import write_points
 from skyroute.gapfill.tables import GapFillChunk, GapFillJob, MarketPointRow
@@ -144,8 +145,6 @@ def test_a_worker_killed_mid_job_resumes_to_exactly_the_uninterrupted_rows(
 
 
 def test_a_cancelled_job_is_not_filled_further(database_url: str) -> None:
-    from skyroute.gapfill import jobs
-
     sessions = _sessions(database_url)
     job_id = _queue(sessions)
     worker = Worker(sessions)
@@ -156,6 +155,31 @@ def test_a_cancelled_job_is_not_filled_further(database_url: str) -> None:
     assert worker.run_until_idle() == 0
     job = _job(sessions, job_id)
     assert job.status == "cancelled" and job.done_chunks == 3
+
+
+def test_a_model_trained_years_ago_is_brought_to_today_and_the_rest_reported(
+    tmp_path: Path,
+) -> None:
+    sessions = _sessions(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    body = FillIn(
+        trained_until=date(2019, 7, 15),
+        end=date(2026, 10, 31),
+        instance_types=["m5.large", "m5.xlarge", "c5.large"],
+        regions=["us-east-1"],
+        data_types=["spot_price"],
+        source="synthetic",
+    )
+    with sessions() as session:
+        job = start_fill(session, Settings(), None, body, until=UNTIL)
+        report = jobs.status_of(job)
+    assert report["request"]["start"] == "2026-08-03"  # the last 90 days up to 2026-10-31
+    assert job.total_chunks == 3 * 90
+    assert report["not_filled"] == {
+        "start": "2019-07-16",
+        "end": "2026-08-02",
+        "days": (date(2026, 8, 3) - date(2019, 7, 16)).days,
+        "reason": "older than GAP_FILLER_HISTORIC_DAYS_MAX days before the fill's end",
+    }
 
 
 @pytest.mark.parametrize(

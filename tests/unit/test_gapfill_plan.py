@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skyroute.errors import ConfigError, UnknownNameError
-from skyroute.gapfill.plan import fill_range, parse_trained_until, today
+from skyroute.gapfill.plan import NotFilled, capped_start, fill_range, parse_trained_until, today
 from skyroute.market.points import SeriesKey, hours_between
 from skyroute.market.sources.synthetic import SyntheticSource
 from skyroute.market.universe import series_for
@@ -90,3 +90,12 @@ def test_a_model_id_without_the_servers_registry_says_what_to_give_instead() -> 
     assert "trained_until" in caught.value.fix
     with pytest.raises(ConfigError, match="needs the server's model registry"):
         start_fill(session, Settings(), None, FillIn(model_id="spot"))
+
+
+def test_a_gap_older_than_the_cap_fills_its_newest_days_and_reports_the_rest() -> None:
+    start, left_out = capped_start(date(2021, 1, 1), date(2026, 11, 30), 90)
+    assert start == date(2026, 9, 1)
+    assert left_out == NotFilled(date(2021, 1, 1), date(2026, 9, 1))
+    assert left_out.as_dict()["end"] == "2026-08-31"
+    assert left_out.as_dict()["days"] == (date(2026, 9, 1) - date(2021, 1, 1)).days
+    assert capped_start(date(2026, 10, 1), date(2026, 11, 30), 90) == (date(2026, 10, 1), None)

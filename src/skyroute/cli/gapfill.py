@@ -105,17 +105,16 @@ def fill(
     database_url: str | None = DATABASE,
 ) -> None:
     """Queue a fill job and (unless --detach) fill it here with a progress bar."""
-    from datetime import timedelta
 
     from skyroute.gapfill import jobs
     from skyroute.gapfill.service import FillIn, start_fill
     from skyroute.gapfill.worker import Worker, default_sources
 
     until, _ = _trained_until(bundle, None)
-    first = date.fromisoformat(start) if start else (until + timedelta(1) if until else None)
     settings, sessions = _open(database_url)
     body = FillIn(
-        start=first,
+        start=date.fromisoformat(start) if start else None,
+        trained_until=until,
         end=date.fromisoformat(end) if end else None,
         instance_types=instance_types or None,
         regions=regions or None,
@@ -126,6 +125,8 @@ def fill(
     with sessions() as session:
         job = start_fill(session, settings, None, body)
     console.print(f"task {job.id}: {job.total_chunks} chunks, source {job.request['source']}")
+    if job.request["not_filled"]:
+        console.print(f"not filled (older than the cap): {job.request['not_filled']}")
     if detach:
         return
     worker = Worker(

@@ -108,6 +108,7 @@ def status_of(job: GapFillJob) -> dict[str, Any]:
         "error": job.error,
         "created_at": utc(job.created_at).isoformat(),
         "finished_at": utc(job.finished_at).isoformat() if job.finished_at else None,
+        "not_filled": job.request.get("not_filled"),
         "request": job.request,
     }
 

@@ -75,6 +75,34 @@ def fill_range(start: date, end: date, cap_days: int) -> FillRange:
     return FillRange(start, end)
 
 
+@dataclass(frozen=True)
+class NotFilled:
+    """The older part of a model's gap that a fill leaves out because of the day cap."""
+
+    start: date
+    end: date  # exclusive
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "start": self.start.isoformat(),
+            "end": (self.end - timedelta(days=1)).isoformat(),
+            "days": (self.end - self.start).days,
+            "reason": "older than GAP_FILLER_HISTORIC_DAYS_MAX days before the fill's end",
+        }
+
+
+def capped_start(start: date, end: date, cap_days: int) -> tuple[date, NotFilled | None]:
+    """Where a fill of a model's gap [start, end) starts: at most ``cap_days`` before ``end``.
+
+    A model trained years ago still gets the recent days it predicts from; the days before the
+    cap are returned as :class:`NotFilled`, so the job can say what it could not fill.
+    """
+    first = end - timedelta(days=cap_days)
+    if start >= first:
+        return start, None
+    return first, NotFilled(start, first)
+
+
 def coverage(
     session: Session, keys: list[SeriesKey], start: date, end: date
 ) -> list[dict[str, object]]:

@@ -19,6 +19,8 @@ from skyroute.fields import Day, Strict, Text
 from skyroute.gapfill import jobs
 from skyroute.gapfill.plan import (
     REQUIRED_DATA_TYPES,
+    NotFilled,
+    capped_start,
     coverage,
     fill_range,
     today,
@@ -69,7 +71,12 @@ class AnalyzeIn(SeriesIn):
 
 
 class FillIn(SeriesIn):
-    start: Day | None = Field(None, description="First day (default: the model's gap start).")
+    start: Day | None = Field(
+        None,
+        description="First day, refused beyond GAP_FILLER_HISTORIC_DAYS_MAX (default: the "
+        "model's gap start, moved forward to the cap; the days left out are reported).",
+    )
+    trained_until: Day | None = Field(None, description="Instead of a model's (start after it).")
     end: Day | None = Field(None, description="Last day, inclusive (default: today).")
     source: Text = Field("auto", max_length=20, description="aws, embedded, synthetic, or auto.")
     fallback: bool = Field(False, description="Use synthetic data where the source fails.")
@@ -162,11 +169,21 @@ def start_fill(
 ) -> GapFillJob:
     """Validate a fill request and persist it as a job for the workers."""
     model = _model(session, tenant_id, body, models)
-    start = body.start or (model[0] + timedelta(days=1) if model else None)
-    if start is None:
-        raise ConfigError("no start day for the fill", "pass start (YYYY-MM-DD) or model_id")
+    trained_until = model[0] if model else body.trained_until
     end = body.end or today()
-    days = fill_range(start, end + timedelta(days=1), settings.gap_filler_historic_days_max)
+    cap = settings.gap_filler_historic_days_max
+    not_filled: NotFilled | None = None
+    if body.start is not None:
+        start = body.start
+    elif trained_until is not None:
+        start, not_filled = capped_start(
+            trained_until + timedelta(days=1), end + timedelta(days=1), cap
+        )
+    else:
+        raise ConfigError(
+            "no start day for the fill", "pass start (YYYY-MM-DD), trained_until or model_id"
+        )
+    days = fill_range(start, end + timedelta(days=1), cap)
     keys, data_types = _series(settings, body, model[1] if model else None)
     source = resolve_source(body.source, body.fallback)
     request = body.model_dump(mode="json") | {
@@ -176,5 +193,6 @@ def start_fill(
         "start": days.start.isoformat(),
         "end": (days.end - timedelta(days=1)).isoformat(),
         "series": [k.label for k in keys],
+        "not_filled": not_filled.as_dict() if not_filled else None,
     }
     return jobs.create_job(session, tenant_id, keys, days, request, until)

@@ -420,6 +420,11 @@ class FillStatusOut(BaseModel):
     error: str | None
     created_at: str
     finished_at: str | None
+    not_filled: dict[str, Any] | None = Field(
+        None,
+        description="The older part of the model's gap left out by GAP_FILLER_HISTORIC_DAYS_MAX "
+        "(start, end inclusive, days, reason); null when the whole gap is filled.",
+    )
     request: dict[str, Any]
 
 

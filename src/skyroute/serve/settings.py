@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     gap_filler_enabled: bool = Field(True, validation_alias=_var("GAP_FILLER_ENABLED"))
     gap_filler_aws_region: str = Field("us-east-1", validation_alias=_var("GAP_FILLER_AWS_REGION"))
     gap_filler_instance_types: CommaList = Field(
-        ("m5.large", "m5.xlarge"), validation_alias=_var("GAP_FILLER_INSTANCE_TYPES")
+        ("m5.large", "m5.xlarge", "c5.large"), validation_alias=_var("GAP_FILLER_INSTANCE_TYPES")
     )
     gap_filler_regions: CommaList = Field(
         ("us-east-1", "us-west-2", "eu-west-1"), validation_alias=_var("GAP_FILLER_REGIONS")
