@@ -20,6 +20,7 @@ from skyroute.serve.engines.registry import active_engines
 from skyroute.serve.gate import AuthGate
 from skyroute.serve.keys import TenantKeys
 from skyroute.serve.limits import BodyLimits
+from skyroute.serve.live.streams import LiveStreams
 from skyroute.serve.metrics import Metrics, RequestTimer
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, WorldBuild
@@ -56,7 +57,17 @@ UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
-    from skyroute.serve.routes import admin, decide, engines, gapfill, health, models, route, spot
+    from skyroute.serve.routes import (
+        admin,
+        decide,
+        engines,
+        gapfill,
+        health,
+        live,
+        models,
+        route,
+        spot,
+    )
 
     settings = settings or Settings.from_env()
     # Connections for every request admission control lets in, the writer and background work.
@@ -80,6 +91,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     # SQLite commits are local file appends: done on the loop, they never wait for the GIL.
     state.writer = GroupCommitWriter(db, inline=db.dialect.name == "sqlite")
+    state.live = LiveStreams.create(settings, state.metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -90,7 +102,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 from skyroute.serve.gapfill_registry import fill_on_startup
 
                 fill_on_startup(state)
+        if state.live is not None:
+            await state.live.start()
         yield
+        if state.live is not None:
+            await state.live.close()
         state.close()
 
     app = FastAPI(
@@ -102,7 +118,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.skyroute = state
     errors.install(app)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
-    routers = (decide, health, admin, models, engines, route, gapfill, spot)
+    routers = (decide, health, admin, models, engines, route, gapfill, spot, live)
     for router in (module.router for module in routers):
         app.include_router(router)
 

@@ -39,6 +39,8 @@ class Metrics:
     gapfill_rows: Counter
     spot_predictions: Counter
     refused: Counter
+    live_dropped: Counter
+    live_publish_errors: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -93,6 +95,16 @@ class Metrics:
                 "skyroute_requests_refused_total",
                 "Requests refused at once by admission control (overloaded, rate_limited)",
                 ["reason"],
+                registry=registry,
+            ),
+            live_dropped=Counter(
+                "skyroute_live_subscribers_dropped_total",
+                "Stream subscribers dropped because their queue was full (closed with 1013)",
+                registry=registry,
+            ),
+            live_publish_errors=Counter(
+                "skyroute_live_publish_errors_total",
+                "Stream events not published to Redis (down, slow or a full outbox)",
                 registry=registry,
             ),
         )
