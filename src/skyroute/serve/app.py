@@ -21,6 +21,7 @@ from skyroute.serve.engines.registry import active_engines
 from skyroute.serve.gate import AuthGate
 from skyroute.serve.keys import TenantKeys
 from skyroute.serve.limits import BodyLimits
+from skyroute.serve.live.streams import LiveStreams
 from skyroute.serve.metrics import Metrics, RequestTimer
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, WorldBuild
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         engines,
         gapfill,
         health,
+        live,
         models,
         route,
         spot,
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     # SQLite commits are local file appends: done on the loop, they never wait for the GIL.
     state.writer = GroupCommitWriter(db, inline=db.dialect.name == "sqlite")
+    state.live = LiveStreams.create(settings, state.metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -103,7 +106,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 fill_on_startup(state)
         if settings.central_platform_url:
             state.start_outbox_sender()
+        if state.live is not None:
+            await state.live.start()
         yield
+        if state.live is not None:
+            await state.live.close()
         state.close()
 
     app = FastAPI(
@@ -117,7 +124,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.skyroute = state
     errors.install(app)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
-    routers = (decide, health, admin, models, engines, route, gapfill, spot, actuals)
+    routers = (decide, health, admin, models, engines, route, gapfill, spot, actuals, live)
     for router in (module.router for module in routers):
         app.include_router(router)
     install_docs(app)

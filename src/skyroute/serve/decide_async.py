@@ -60,7 +60,10 @@ async def decide_async(
     if isinstance(prepared, list):
         return prepared
     if state.writer is None:
-        return await run_in_threadpool(_commit_sync, state, tenant_id, prepared)
+        answers = await run_in_threadpool(_commit_sync, state, tenant_id, prepared)
+        if answers is prepared.responses:  # stored now, not a concurrent retry's answers
+            _publish(state, prepared)
+        return answers
     try:
         await state.writer.write_async(_writes(tenant_id, prepared))
     except IntegrityError:
@@ -72,7 +75,14 @@ async def decide_async(
             raise
         return stored  # a concurrent retry with the same key stored first
     count(state, prepared)
+    _publish(state, prepared)
     return prepared.responses
+
+
+def _publish(state: AppState, prepared: Prepared) -> None:
+    """The stored decisions to the live streams (after the commit; never waits)."""
+    if state.live is not None:
+        state.live.publish(prepared.rows)
 
 
 def _inline(

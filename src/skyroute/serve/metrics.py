@@ -40,6 +40,8 @@ class Metrics:
     spot_predictions: Counter
     refused: Counter
     outbox: Counter
+    live_dropped: Counter
+    live_publish_errors: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -100,6 +102,16 @@ class Metrics:
                 "skyroute_outbox_events_total",
                 "Events sent to the central platform, by outcome (delivered, failed attempt)",
                 ["outcome"],
+                registry=registry,
+            ),
+            live_dropped=Counter(
+                "skyroute_live_subscribers_dropped_total",
+                "Stream subscribers dropped because their queue was full (closed with 1013)",
+                registry=registry,
+            ),
+            live_publish_errors=Counter(
+                "skyroute_live_publish_errors_total",
+                "Stream events not published to Redis (down, slow or a full outbox)",
                 registry=registry,
             ),
         )

@@ -175,6 +175,20 @@ class Settings(BaseSettings):
     #: Events sent per request to the central platform; how long the sender idles when none wait.
     central_batch: int = Field(100, ge=1)
     central_poll_s: float = Field(1.0, gt=0)
+    # --- Live streams (issue 12) -----------------------------------------------------------
+    #: ``memory``: events reach the subscribers of the process that decided; ``redis``: every
+    #: process and replica, through Redis pub/sub.
+    local_prediction_store: Literal["memory", "redis"] = Field(
+        "memory", validation_alias=_var("LOCAL_PREDICTION_STORE")
+    )
+    redis_host: str = Field("127.0.0.1", validation_alias=_var("REDIS_HOST"))
+    redis_port: int = Field(6379, ge=1, le=65535, validation_alias=_var("REDIS_PORT"))
+    live_channel: str = Field(
+        "skyroute:decisions", min_length=1, validation_alias=_var("SKYROUTE_LIVE_CHANNEL")
+    )
+    #: Events one stream subscriber may have waiting; a subscriber that falls further behind
+    #: is dropped (close code 1013) rather than slowing anyone down.
+    live_queue_size: int = Field(1000, ge=1, validation_alias=_var("SKYROUTE_LIVE_QUEUE_SIZE"))
 
     @property
     def db_url(self) -> str:

@@ -22,6 +22,7 @@ from skyroute.world.model import World
 if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
     from skyroute.serve.engines.sandbox import EngineSandbox
+    from skyroute.serve.live.streams import LiveStreams
     from skyroute.serve.outbox import BackgroundSender
     from skyroute.serve.writer import GroupCommitWriter
 
@@ -98,6 +99,7 @@ class AppState:
     gap_filler: BackgroundWorker | None = None
     outbox_sender: BackgroundSender | None = None
     writer: GroupCommitWriter | None = None
+    live: LiveStreams | None = None
     selections: SelectionCache = field(default_factory=SelectionCache)
     #: Greedy answers per distinct request and hour (``serve/memo.py``).
     memo: Memo[Any] = field(default_factory=Memo)

@@ -23,7 +23,8 @@ async def healthz() -> dict[str, str]:
 def readyz(state: StateDep) -> JSONResponse:
     """Ready when the database answers and engine workers can be started, else why not.
 
-    Greedy needs nothing more; ``engines`` is the engine sandbox's health.
+    Greedy needs nothing more; ``engines`` is the engine sandbox's health, ``streams`` the live
+    streams' (``degraded`` when Redis fails: deciding goes on, other workers' events do not).
     """
     reasons: list[str] = []
     try:
@@ -44,6 +45,8 @@ def readyz(state: StateDep) -> JSONResponse:
     status = 200 if not reasons else 503
     engine = state.settings.engine_active or DEFAULT_ENGINE
     body = {"ready": not reasons, "reasons": reasons, "engine": engine, "engines": engines}
+    if state.live is not None:  # degraded streams never make the server unready
+        body["streams"] = state.live.health()
     return JSONResponse(body, status_code=status)
 
 

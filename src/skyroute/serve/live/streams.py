@@ -1,0 +1,74 @@
+"""One app's live streams: the hub, the Redis fan-out when configured, their health."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from skyroute.serve.live.events import event_of
+from skyroute.serve.live.fanout import RedisFanout
+from skyroute.serve.live.hub import Hub
+from skyroute.serve.metrics import Metrics
+from skyroute.serve.settings import Settings
+
+
+class LiveStreams:
+    """Publishes stored decisions to this process's subscribers and, with Redis, to all."""
+
+    def __init__(self, hub: Hub, worker: str, fanout: RedisFanout | None = None) -> None:
+        self.hub = hub
+        self.worker = worker
+        self.fanout = fanout
+
+    @classmethod
+    def create(cls, settings: Settings, metrics: Metrics) -> LiveStreams:
+        # Unique per app: two apps in one process (tests) must not take each other's events
+        # for their own.
+        worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        hub = Hub(settings.live_queue_size, on_drop=metrics.live_dropped.inc)
+        fanout = None
+        if settings.local_prediction_store == "redis":
+            fanout = RedisFanout(
+                hub,
+                host=settings.redis_host,
+                port=settings.redis_port,
+                channel=settings.live_channel,
+                worker=worker,
+                on_error=metrics.live_publish_errors.inc,
+            )
+        return cls(hub, worker, fanout)
+
+    def publish(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The stored ``decisions`` rows as events (on the event loop; never waits)."""
+        if self.fanout is None:
+            rows = [row for row in rows if self.hub.wants(str(row["tenant_id"]))]
+            if not rows:
+                return
+        events = [event_of(row, self.worker) for row in rows]
+        self.hub.deliver(events)
+        if self.fanout is not None:
+            self.fanout.forward(events)
+
+    async def start(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.start()
+
+    async def close(self) -> None:
+        if self.fanout is not None:
+            await self.fanout.close()
+
+    def health(self) -> dict[str, Any]:
+        """What ``/readyz`` says about the streams (degraded: Redis fails, deciding goes on)."""
+        if self.fanout is None:
+            return {"backend": "memory", "status": "ok", "subscribers": self.hub.subscribers}
+        error = self.fanout.error
+        return {
+            "backend": "redis",
+            "status": "degraded" if error else "ok",
+            "reason": error,
+            "publish_errors": self.fanout.publish_errors,
+            "subscribers": self.hub.subscribers,
+        }
