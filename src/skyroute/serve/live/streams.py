@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,9 +23,9 @@ class LiveStreams:
 
     @classmethod
     def create(cls, settings: Settings, metrics: Metrics) -> LiveStreams:
-        # Unique per app: two apps in one process (tests) must not take each other's events
-        # for their own.
-        worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        # Unique per app (two apps in one process, as in tests, must not take each other's
+        # events for their own) and opaque: tenants see it, so it names no host or process.
+        worker = uuid.uuid4().hex[:12]
         hub = Hub(settings.live_queue_size, on_drop=metrics.live_dropped.inc)
         fanout = None
         if settings.local_prediction_store == "redis":
