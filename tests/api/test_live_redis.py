@@ -108,3 +108,30 @@ def test_without_redis_deciding_goes_on_and_readyz_says_degraded(tmp_path: Path)
         streams = ready.json()["streams"]
         assert (streams["backend"], streams["status"]) == ("redis", "degraded")
         assert "Redis" in streams["reason"]
+
+
+def test_a_prediction_on_one_app_reaches_a_client_of_another(tmp_path: Path) -> None:
+    """Two apps (two processes' worth of state) share a database and a Redis channel."""
+    channel = f"skyroute-test-{uuid.uuid4().hex[:8]}"
+
+    def settings() -> Settings:
+        return Settings(
+            data_dir=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'skyroute.db'}",
+            admin_token=ADMIN_TOKEN,
+            gap_filler_enabled=False,
+            local_prediction_store="redis",
+            live_channel=channel,
+        )
+
+    with TestClient(create_app(settings())) as first, TestClient(create_app(settings())) as second:
+        _wait_for_listeners(channel, 2)
+        tenant = make_tenant(first, "watched")
+        url = f"/api/v1/ml/predictions/live?api_key={tenant.key}"
+        with second.websocket_connect(url) as ws:
+            body = {"instance_type": "m5.large", "region": "us-east-1"}
+            predicted = tenant.post("/api/v1/ml/predict/spot-interruption", json=body)
+            assert predicted.status_code == 200  # type: ignore[attr-defined]
+            event = json.loads(ws.receive_text())
+        assert (event["tenant_id"], event["instance_type"]) == (tenant.tenant_id, "m5.large")
+        assert event["worker"] == first.app.state.skyroute.live.worker  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from skyroute.errors import UnknownNameError
-from skyroute.serve.live.events import DecisionEvent, Filters
+from skyroute.serve.live.events import DecisionEvent, Filters, PredictionEvent, PredictionFilters
 from skyroute.serve.live.hub import Hub
 
 EVENT = DecisionEvent(
@@ -27,6 +27,20 @@ EVENT = DecisionEvent(
     fallback_reason=None,
     expected={"cost_usd": 1e-6},
     explanation="",
+    worker="w",
+)
+
+PREDICTION = PredictionEvent(
+    id="r1",
+    tenant_id="t1",
+    created_at="2026-11-29T10:00:00+00:00",
+    kind="prediction",
+    instance_type="m5.large",
+    region="us-east-1",
+    value=0.05,
+    method="advisor-bucket",
+    model_version=None,
+    payload={"confidence": 0.8},
     worker="w",
 )
 
@@ -68,3 +82,28 @@ def test_unknown_filter_names_say_did_you_mean() -> None:
 
 def test_an_event_survives_the_redis_message_round_trip() -> None:
     assert DecisionEvent.from_dict(orjson.loads(EVENT.to_json())) == EVENT
+
+
+def test_each_stream_hears_only_its_own_events() -> None:
+    async def scenario() -> None:
+        hub = Hub(queue_size=10)
+        decisions = hub.subscribe("t1", Filters())
+        predictions = hub.subscribe("t1", PredictionFilters())
+        in_ireland = hub.subscribe("t1", PredictionFilters(region="eu-west-1"))
+        hub.deliver([EVENT, PREDICTION, replace(PREDICTION, id="r2", region="eu-west-1")])
+        assert decisions.queue.get_nowait() is EVENT and decisions.queue.empty()
+        assert [predictions.queue.get_nowait().id for _ in range(2)] == ["r1", "r2"]
+        assert in_ireland.queue.get_nowait().id == "r2" and in_ireland.queue.empty()
+        assert hub.wants("predictions", "t1") and not hub.wants("predictions", "t2")
+
+    asyncio.run(scenario())
+
+
+def test_unknown_instance_types_say_did_you_mean() -> None:
+    with pytest.raises(UnknownNameError, match=r"instance type 'm5\.larg'") as raised:
+        PredictionFilters.parse({"instance_type": "m5.larg"}, ("m5.large", "c5.large"), ())
+    assert "did you mean 'm5.large'" in raised.value.fix
+
+
+def test_a_prediction_survives_the_redis_message_round_trip() -> None:
+    assert PredictionEvent.from_dict(orjson.loads(PREDICTION.to_json())) == PREDICTION

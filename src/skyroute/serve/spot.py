@@ -163,20 +163,30 @@ def interruption_probability(
 def record(
     session: Session, tenant_id: str, kind: str, instance_type: str, region: str, value: float,
     payload: dict[str, Any],
-) -> None:  # fmt: skip
-    """Keep an answer in the tenant's spot time series (committed by the caller)."""
-    session.add(
-        SpotRecord(
-            id=str(uuid.uuid4()),
-            tenant_id=tenant_id,
-            kind=kind,
-            instance_type=instance_type,
-            region=region,
-            at=now(),
-            value=value,
-            payload=payload,
-        )
+) -> SpotRecord:  # fmt: skip
+    """Keep an answer in the tenant's spot time series (committed by the caller, who then
+    publishes it with ``publish``)."""
+    row = SpotRecord(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        kind=kind,
+        instance_type=instance_type,
+        region=region,
+        at=now(),
+        value=value,
+        payload=payload,
     )
+    session.add(row)
+    return row
+
+
+def publish(state: AppState, rows: list[SpotRecord]) -> None:
+    """Send committed spot records to the predictions stream (from a worker thread)."""
+    if state.live is not None and rows:
+        from skyroute.serve.live.events import PredictionEvent, prediction_event_of
+
+        events = [prediction_event_of(row, state.live.worker) for row in rows]
+        state.live.publish_from_thread(PredictionEvent.STREAM, events)
 
 
 def candidates(

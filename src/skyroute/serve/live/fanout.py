@@ -1,6 +1,7 @@
 """Fan-out between processes through Redis pub/sub (``LOCAL_PREDICTION_STORE=redis``).
 
-Every process publishes its events on one channel and listens to it; it delivers what the
+Every process publishes its events, of every stream, on one channel and listens to it (a
+message names its stream); it delivers what the
 others published to its own subscribers (its own events it delivered already, so a Redis that
 is down costs only the other processes' events). Publishing goes through a bounded outbox
 drained by one task: a decision never waits for Redis. Errors are caught, counted and kept as
@@ -14,12 +15,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from skyroute.serve.live.events import DecisionEvent
+from skyroute.serve.live.events import EVENT_TYPES, LiveEvent
 from skyroute.serve.live.hub import Hub
 
 if TYPE_CHECKING:
@@ -73,12 +73,17 @@ class RedisFanout:
             asyncio.create_task(self._listen_loop(), name="skyroute-live-listen"),
         ]
 
-    def forward(self, events: Sequence[DecisionEvent]) -> None:
-        """Queue ``events`` for the other processes (never waits; a full outbox counts)."""
+    def forward(self, stream: str, events: Sequence[LiveEvent]) -> None:
+        """Queue ``events`` of ``stream`` for the other processes (never waits; a full outbox
+        counts)."""
         if self._outbox is None:
             return
         message = orjson.dumps(
-            {"worker": self._worker, "events": [asdict(event) for event in events]}
+            {
+                "worker": self._worker,
+                "stream": stream,
+                "events": [orjson.Fragment(event.to_json()) for event in events],
+            }
         )
         try:
             self._outbox.put_nowait(message)
@@ -124,7 +129,10 @@ class RedisFanout:
         body: dict[str, Any] = orjson.loads(data)
         if body.get("worker") == self._worker:
             return  # delivered locally when it was published
-        self._hub.deliver(DecisionEvent.from_dict(event) for event in body["events"])
+        event_type = EVENT_TYPES.get(body.get("stream", "decisions"))
+        if event_type is None:
+            return  # a stream a newer process knows and this one does not
+        self._hub.deliver(event_type.from_dict(event) for event in body["events"])
 
     def _failed(self, reason: str) -> None:
         self._failed_at = time.monotonic()

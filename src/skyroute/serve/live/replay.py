@@ -1,64 +1,124 @@
-"""The resume cursor: a tenant's stored decisions after a given one, read back in order.
+"""The resume cursor: a tenant's stored events after a given one, read back in order.
 
-Decisions are ordered by (``created_at``, ``id``); a page is read with a keyset query, so a
-long replay never holds a transaction or loads everything at once.
+One :class:`Replay` per stream says which table holds its events, their time column and how
+a row becomes an event; rows are ordered by (time, ``id``) and read a page at a time with a
+keyset query, so a long replay never holds a transaction or loads everything at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
-from skyroute.serve.live.events import DecisionEvent, Filters, event_of
-from skyroute.serve.tables import Decision
+from skyroute.serve.live.events import (
+    EventFilter,
+    Filters,
+    LiveEvent,
+    PredictionFilters,
+    event_of,
+    prediction_event_of,
+)
+from skyroute.serve.tables import Decision, SpotRecord
 from skyroute.serve.writer import column_values
 
 PAGE_ROWS = 500
 
 
 class UnknownCursorError(LookupError):
-    """``after`` names no decision of this tenant."""
+    """``after`` names no event of this tenant on this stream."""
 
 
-def find_cursor(sessions: sessionmaker[Session], tenant_id: str, after: str) -> Any:
-    """The ``created_at`` of decision ``after`` of ``tenant_id`` (blocking I/O)."""
-    with sessions() as session:
-        created = session.execute(
-            select(Decision.created_at).where(Decision.tenant_id == tenant_id, Decision.id == after)
-        ).scalar_one_or_none()
-    if created is None:
-        raise UnknownCursorError(after)
-    return created
+@dataclass(frozen=True)
+class Replay:
+    """How one stream reads its stored events back."""
 
+    #: What an id names, for messages ("unknown decision id ...").
+    noun: str
+    table: Any  # the ORM class
+    at: InstrumentedAttribute[datetime]
+    id: InstrumentedAttribute[str]
+    tenant_id: InstrumentedAttribute[str]
+    #: SQL conditions for the filters the database can apply (the rest apply to events).
+    where: Callable[[Any], list[ColumnElement[bool]]]
+    event: Callable[[Any], LiveEvent]
 
-def page_after(
-    sessions: sessionmaker[Session],
-    tenant_id: str,
-    cursor: tuple[Any, str],
-    filters: Filters,
-) -> tuple[list[DecisionEvent], tuple[Any, str] | None]:
-    """(events of the next page that pass ``filters``, the cursor after it or None at the end)."""
-    created, after = cursor
-    query = (
-        select(Decision)
-        .where(
-            Decision.tenant_id == tenant_id,
-            or_(
-                Decision.created_at > created,
-                and_(Decision.created_at == created, Decision.id > after),
-            ),
+    def find_cursor(self, sessions: sessionmaker[Session], tenant_id: str, after: str) -> Any:
+        """The time of event ``after`` of ``tenant_id`` (blocking I/O)."""
+        with sessions() as session:
+            at = session.execute(
+                select(self.at).where(self.tenant_id == tenant_id, self.id == after)
+            ).scalar_one_or_none()
+        if at is None:
+            raise UnknownCursorError(after)
+        return at
+
+    def page_after(
+        self,
+        sessions: sessionmaker[Session],
+        tenant_id: str,
+        cursor: tuple[Any, str],
+        filters: EventFilter,
+    ) -> tuple[list[LiveEvent], tuple[Any, str] | None]:
+        """(events of the next page that pass ``filters``, the cursor after it or None)."""
+        at, after = cursor
+        query = (
+            select(self.table)
+            .where(
+                self.tenant_id == tenant_id,
+                or_(self.at > at, and_(self.at == at, self.id > after)),
+                *self.where(filters),
+            )
+            .order_by(self.at, self.id)
+            .limit(PAGE_ROWS)
         )
-        .order_by(Decision.created_at, Decision.id)
-        .limit(PAGE_ROWS)
-    )
+        with sessions() as session:
+            rows = list(session.scalars(query))
+            events = [self.event(row) for row in rows]
+        following = None
+        if len(rows) == PAGE_ROWS:
+            following = (getattr(rows[-1], self.at.key), getattr(rows[-1], self.id.key))
+        return [event for event in events if filters.matches(event)], following
+
+
+def _decision_where(filters: Filters) -> list[ColumnElement[bool]]:
+    conditions = []
     if filters.engine is not None:
-        query = query.where(Decision.engine == filters.engine)
+        conditions.append(Decision.engine == filters.engine)
     if filters.provider is not None:
-        query = query.where(Decision.provider == filters.provider)
-    with sessions() as session:
-        rows = [column_values(row) for row in session.scalars(query)]
-    events = [event_of(row, None) for row in rows]
-    following = (rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == PAGE_ROWS else None
-    return [event for event in events if filters.matches(event)], following
+        conditions.append(Decision.provider == filters.provider)
+    return conditions
+
+
+def _prediction_where(filters: PredictionFilters) -> list[ColumnElement[bool]]:
+    conditions = []
+    if filters.instance_type is not None:
+        conditions.append(SpotRecord.instance_type == filters.instance_type)
+    if filters.region is not None:
+        conditions.append(SpotRecord.region == filters.region)
+    return conditions
+
+
+DECISIONS = Replay(
+    noun="decision",
+    table=Decision,
+    at=Decision.created_at,
+    id=Decision.id,
+    tenant_id=Decision.tenant_id,
+    where=_decision_where,
+    event=lambda row: event_of(column_values(row), None),
+)
+
+PREDICTIONS = Replay(
+    noun="prediction",
+    table=SpotRecord,
+    at=SpotRecord.at,
+    id=SpotRecord.id,
+    tenant_id=SpotRecord.tenant_id,
+    where=_prediction_where,
+    event=lambda row: prediction_event_of(row, None),
+)

@@ -1,14 +1,17 @@
-"""``/api/v1/ml/decisions/live``: a tenant's decisions as they are stored, over a WebSocket.
+"""``/api/v1/ml/decisions/live`` and ``/api/v1/ml/predictions/live``: a tenant's decisions and
+spot predictions as they are stored, over a WebSocket. Both streams work the same way; each
+has its own filters and its own replay.
 
-The HTTP auth gate does not see WebSockets, so the key is checked here, after the handshake:
+The HTTP auth gate does not see WebSockets, so the key is checked here, during the handshake:
 ``Authorization: Bearer <key>`` or, for browsers (which cannot set headers on a WebSocket),
 ``?api_key=``. Refusals close the socket with a code and a reason a client can show:
 
-- 1008 (policy violation): a missing or unknown key, an unknown provider, region or cursor;
+- 1008 (policy violation): a missing or unknown key, an unknown filter value (provider,
+  region, instance type) or cursor;
 - 1013 (try again later): the client fell ``SKYROUTE_LIVE_QUEUE_SIZE`` events behind and was
   dropped; reconnect with ``?after=<last id received>`` to miss nothing.
 
-``?after=<decision id>`` replays the tenant's stored decisions after that one, then continues
+``?after=<event id>`` replays the tenant's stored events after that one, then continues
 live: the stream subscribes before it reads the database, and a live event the replay already
 sent is skipped, so there is neither a gap nor a duplicate.
 """
@@ -16,7 +19,8 @@ sent is skipped, so there is neither a gap nor a duplicate.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket
@@ -25,9 +29,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from skyroute.errors import UnknownNameError
 from skyroute.serve.auth import hash_key
-from skyroute.serve.live.events import DecisionEvent, Filters
+from skyroute.serve.live.events import EventFilter, Filters, LiveEvent, PredictionFilters
 from skyroute.serve.live.hub import Subscriber
-from skyroute.serve.live.replay import UnknownCursorError, find_cursor, page_after
+from skyroute.serve.live.replay import DECISIONS, PREDICTIONS, Replay, UnknownCursorError
 from skyroute.serve.state import AppState
 
 router = APIRouter(prefix="/api/v1/ml", tags=["live"])
@@ -42,27 +46,76 @@ class Refused(Exception):
     """The stream cannot be opened: closed with 1008 and this reason."""
 
 
+@dataclass(frozen=True)
+class Stream:
+    """One stream: how its query's filters are read (blocking) and how it replays."""
+
+    filters: Callable[[AppState, WebSocket], EventFilter]
+    replay: Replay
+
+
+def _decision_filters(state: AppState, websocket: WebSocket) -> EventFilter:
+    world = state.world  # waits for the start-up build (hence the threadpool)
+    regions = {region_id.partition(":")[2] for region_id in world.region_ids}
+    try:
+        return Filters.parse(websocket.query_params, world.providers, regions)
+    except UnknownNameError as exc:
+        raise Refused(f"{exc.message}; {exc.fix}") from None
+
+
+def _prediction_filters(state: AppState, websocket: WebSocket) -> EventFilter:
+    from skyroute.market import universe
+
+    pairs = universe.offers()  # loads the shipped catalog once (hence the threadpool)
+    instance_types = {instance_type for instance_type, _ in pairs}
+    regions = {region for _, region in pairs}
+    try:
+        return PredictionFilters.parse(websocket.query_params, instance_types, regions)
+    except UnknownNameError as exc:
+        raise Refused(f"{exc.message}; {exc.fix}") from None
+
+
+DECISION_STREAM = Stream(_decision_filters, DECISIONS)
+PREDICTION_STREAM = Stream(_prediction_filters, PREDICTIONS)
+
+
 @router.websocket("/decisions/live")
 async def decisions_live(websocket: WebSocket) -> None:
     """Every decision of the caller's tenant, as JSON text frames, optionally filtered by
     ``engine``, ``provider`` and ``region`` and resumed ``after`` a decision id."""
+    await _open(websocket, DECISION_STREAM)
+
+
+@router.websocket("/predictions/live")
+async def predictions_live(websocket: WebSocket) -> None:
+    """Every spot prediction and spot-optimize recommendation of the caller's tenant, as JSON
+    text frames, optionally filtered by ``instance_type`` and ``region`` and resumed ``after``
+    a record id."""
+    await _open(websocket, PREDICTION_STREAM)
+
+
+async def _open(websocket: WebSocket, stream: Stream) -> None:
+    """Authenticate, read the filters and cursor, subscribe, then serve until the end."""
     state: AppState = websocket.app.state.skyroute
-    await websocket.accept()
     try:
         tenant = await _tenant(state, websocket)
-        filters = await run_in_threadpool(_filters, state, websocket)
+        filters = await run_in_threadpool(stream.filters, state, websocket)
         after = websocket.query_params.get("after") or None
         cursor = None
         if after is not None:
-            cursor = (await run_in_threadpool(_cursor, state, tenant, after), after)
+            cursor = (await run_in_threadpool(_cursor, state, stream.replay, tenant, after), after)
     except Refused as exc:
+        await websocket.accept()  # a close before the handshake would carry no reason
         await _close(websocket, POLICY_VIOLATION, str(exc))
         return
     assert state.live is not None  # create_app always sets it
     hub = state.live.hub
-    subscriber = hub.subscribe(tenant, filters)  # before the replay reads: no gap
+    # Subscribed before the handshake completes (nothing stored after a client's connect
+    # returns is missed) and before the replay reads (no gap).
+    subscriber = hub.subscribe(tenant, filters)
     try:
-        await _serve(websocket, state, subscriber, cursor)
+        await websocket.accept()
+        await _serve(websocket, state, stream.replay, subscriber, cursor)
     except WebSocketDisconnect:
         pass
     finally:
@@ -84,25 +137,17 @@ async def _tenant(state: AppState, websocket: WebSocket) -> str:
     return tenant
 
 
-def _filters(state: AppState, websocket: WebSocket) -> Filters:
-    world = state.world  # waits for the start-up build (hence the threadpool)
-    regions = {region_id.partition(":")[2] for region_id in world.region_ids}
+def _cursor(state: AppState, replay: Replay, tenant: str, after: str) -> Any:
     try:
-        return Filters.parse(websocket.query_params, world.providers, regions)
-    except UnknownNameError as exc:
-        raise Refused(f"{exc.message}; {exc.fix}") from None
-
-
-def _cursor(state: AppState, tenant: str, after: str) -> Any:
-    try:
-        return find_cursor(state.sessions, tenant, after)
+        return replay.find_cursor(state.sessions, tenant, after)
     except UnknownCursorError:
-        raise Refused(f"unknown decision id {after!r} in ?after=") from None
+        raise Refused(f"unknown {replay.noun} id {after!r} in ?after=") from None
 
 
 async def _serve(
     websocket: WebSocket,
     state: AppState,
+    replay: Replay,
     subscriber: Subscriber,
     cursor: tuple[Any, str] | None,
 ) -> None:
@@ -113,7 +158,7 @@ async def _serve(
         replayed: set[str] = set()
         while cursor is not None:
             page = run_in_threadpool(
-                page_after, state.sessions, subscriber.tenant_id, cursor, subscriber.filters
+                replay.page_after, state.sessions, subscriber.tenant_id, cursor, subscriber.filters
             )
             done, result = await _race(page, gone, dropped)
             if not done:
@@ -141,7 +186,7 @@ async def _serve(
 
 
 async def _send(
-    websocket: WebSocket, event: DecisionEvent, gone: asyncio.Task[Any], dropped: asyncio.Task[Any]
+    websocket: WebSocket, event: LiveEvent, gone: asyncio.Task[Any], dropped: asyncio.Task[Any]
 ) -> bool:
     """Send ``event``; False when the client left or was dropped before it went out."""
     done, _ = await _race(websocket.send_text(event.to_json().decode()), gone, dropped)

@@ -37,11 +37,12 @@ def predict_interruption(
         session, state, tenant, body.instance_type, body.region, body.spot_price, at
     )
     state.metrics.spot_predictions.labels(answer["method"].split(" ")[0]).inc()
-    spot.record(
+    row = spot.record(
         session, tenant, "prediction", body.instance_type, body.region,
         answer["interruption_probability"], answer,
     )  # fmt: skip
     session.commit()
+    spot.publish(state, [row])
     return answer
 
 
@@ -96,13 +97,16 @@ def spot_optimize(
         "decided_at": at.isoformat(),
     }
     savings = answer.get("estimated_savings", {}).get("savings_hourly", 0.0)
+    rows = []
     for rec in answer.get("recommendations", []):
-        spot.record(
+        payload = {"cluster_id": body.cluster_id, "recommendation": rec, "savings_hourly": savings}
+        kept = spot.record(
             session, tenant, "decision", rec["instance_type"], rec["region"],
-            float(rec["count"]), {"cluster_id": body.cluster_id, "recommendation": rec,
-                                  "savings_hourly": savings},
+            float(rec["count"]), payload,
         )  # fmt: skip
+        rows.append(kept)
     session.commit()
+    spot.publish(state, rows)
     return answer
 
 
