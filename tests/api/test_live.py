@@ -127,3 +127,22 @@ def test_another_tenants_decision_is_no_cursor(
 def test_readyz_reports_the_streams(client: TestClient) -> None:
     streams = client.get("/readyz").json()["streams"]
     assert (streams["backend"], streams["status"]) == ("memory", "ok")
+
+
+def test_a_revoked_key_ends_its_open_stream(client: TestClient, tenant_a: TenantClient) -> None:
+    from sqlalchemy import update
+
+    from skyroute.serve.tables import ApiKey
+
+    state = client.app.state.skyroute  # type: ignore[attr-defined]
+    with client.websocket_connect(LIVE, headers=tenant_a.headers) as ws:
+        _decide(tenant_a)
+        _next_event(ws)  # the stream works
+        with state.sessions() as session:
+            session.execute(
+                update(ApiKey).where(ApiKey.tenant_id == tenant_a.tenant_id).values(revoked=True)
+            )
+            session.commit()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()  # closed by the server within the key cache's lifetime
+    assert closed.value.code == 1008 and "revoked" in closed.value.reason

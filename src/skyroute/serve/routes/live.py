@@ -79,6 +79,10 @@ DECISION_STREAM = Stream(_decision_filters, DECISIONS)
 PREDICTION_STREAM = Stream(_prediction_filters, PREDICTIONS)
 
 
+#: Streams re-check their API key at least this often (or as often as the key cache expires).
+KEY_RECHECK_MIN_S = 1.0
+
+
 @router.websocket("/decisions/live")
 async def decisions_live(websocket: WebSocket) -> None:
     """Every decision of the caller's tenant, as JSON text frames, optionally filtered by
@@ -98,7 +102,7 @@ async def _open(websocket: WebSocket, stream: Stream) -> None:
     """Authenticate, read the filters and cursor, subscribe, then serve until the end."""
     state: AppState = websocket.app.state.skyroute
     try:
-        tenant = await _tenant(state, websocket)
+        tenant, key_hash = await _tenant(state, websocket)
         filters = await run_in_threadpool(stream.filters, state, websocket)
         after = websocket.query_params.get("after") or None
         cursor = None
@@ -115,14 +119,15 @@ async def _open(websocket: WebSocket, stream: Stream) -> None:
     subscriber = hub.subscribe(tenant, filters)
     try:
         await websocket.accept()
-        await _serve(websocket, state, stream.replay, subscriber, cursor)
+        await _serve(websocket, state, stream.replay, subscriber, cursor, key_hash)
     except WebSocketDisconnect:
         pass
     finally:
         hub.unsubscribe(subscriber)
 
 
-async def _tenant(state: AppState, websocket: WebSocket) -> str:
+async def _tenant(state: AppState, websocket: WebSocket) -> tuple[str, str]:
+    """(tenant, key hash) of the connection's API key."""
     header = websocket.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     key = token.strip() if scheme.lower() == "bearer" else ""
@@ -134,7 +139,7 @@ async def _tenant(state: AppState, websocket: WebSocket) -> str:
     tenant = cached.tenant_id if cached else await run_in_threadpool(state.keys.load, key_hash)
     if tenant is None:
         raise Refused("unknown or revoked API key")
-    return tenant
+    return tenant, key_hash
 
 
 def _cursor(state: AppState, replay: Replay, tenant: str, after: str) -> Any:
@@ -150,10 +155,12 @@ async def _serve(
     replay: Replay,
     subscriber: Subscriber,
     cursor: tuple[Any, str] | None,
+    key_hash: str,
 ) -> None:
-    """Replay from ``cursor``, then send live events until the client leaves or is dropped."""
+    """Replay from ``cursor``, then send live events until the client leaves, is dropped, or
+    its key is revoked."""
     gone = asyncio.create_task(_until_disconnect(websocket))
-    dropped = asyncio.create_task(subscriber.dropped.wait())
+    dropped = asyncio.create_task(_ended(state, subscriber, key_hash))
     try:
         replayed: set[str] = set()
         while cursor is not None:
@@ -175,14 +182,34 @@ async def _serve(
             if not await _send(websocket, event, gone, dropped):
                 break
         if dropped.done() and not gone.done():
-            await _close(
-                websocket,
-                TRY_AGAIN_LATER,
-                "too slow: the event queue was full; reconnect with ?after=<last id received>",
-            )
+            await _close(websocket, *dropped.result())
     finally:
         gone.cancel()
         dropped.cancel()
+
+
+async def _ended(state: AppState, subscriber: Subscriber, key_hash: str) -> tuple[int, str]:
+    """(close code, reason) of the first thing that ends a stream on the server's side: the
+    subscriber's queue overflowed, or its API key was revoked (checked as often as the key
+    cache expires, so a revoked key stops its streams as soon as it stops its requests)."""
+    drop = asyncio.ensure_future(subscriber.dropped.wait())
+    revoke = asyncio.ensure_future(_until_revoked(state, key_hash))
+    done, pending = await asyncio.wait({drop, revoke}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    if drop in done:
+        return TRY_AGAIN_LATER, (
+            "too slow: the event queue was full; reconnect with ?after=<last id received>"
+        )
+    return POLICY_VIOLATION, "the API key was revoked"
+
+
+async def _until_revoked(state: AppState, key_hash: str) -> None:
+    interval = max(float(state.settings.key_cache_seconds), KEY_RECHECK_MIN_S)
+    while True:
+        await asyncio.sleep(interval)
+        if await run_in_threadpool(state.keys.load, key_hash) is None:
+            return
 
 
 async def _send(
