@@ -26,7 +26,7 @@ from skyroute.learn.hierarchy import (
     tactical_module,
     trained_until,
 )
-from skyroute.world.traces.schema import Trace
+from skyroute.world.traces.schema import Trace, function_slice
 
 if TYPE_CHECKING:
     from skyroute.learn.forecast_eval import ForecastRun
@@ -53,22 +53,6 @@ def held_out_functions(trace: Trace) -> np.ndarray:
     )  # fmt: skip
 
 
-def _only(trace: Trace, functions: np.ndarray) -> Trace:
-    from dataclasses import replace
-
-    keep = functions[trace.function]
-    return replace(
-        trace,
-        function=trace.function[keep],
-        app=trace.app[keep],
-        timestamp_s=trace.timestamp_s[keep],
-        duration_ms=trace.duration_ms[keep],
-        memory_mb=trace.memory_mb[keep],
-        payload_kb=trace.payload_kb[keep],
-        origin=trace.origin[keep],
-    )
-
-
 def load(spec: str, seed: int) -> Trace:
     from skyroute.world.catalog.loader import load_catalog, region_ids
     from skyroute.world.traces.spec import load_trace
@@ -80,13 +64,13 @@ def splits(trace: Trace, holdout: float) -> tuple[Trace, Trace, Trace, float]:
     """(training, held-out hours, held-out functions, cut in seconds)."""
     by_time = split_by_time(trace, holdout)
     unseen = held_out_functions(trace)
-    train = _only(by_time.train, ~unseen)
+    train = function_slice(by_time.train, ~unseen)
     if len(train) < MIN_TRAIN_INVOCATIONS or len(by_time.held_out) == 0 or not unseen.any():
         raise ConfigError(
             f"the trace is too small to split ({len(train)} training invocations)",
             "use a trace with more functions and hours (e.g. synthetic:functions=200,days=2)",
         )
-    return train, by_time.held_out, _only(by_time.train, unseen), by_time.cut_s
+    return train, by_time.held_out, function_slice(by_time.train, unseen), by_time.cut_s
 
 
 class TorchPredictor:
@@ -159,7 +143,9 @@ def train_hierarchy(
     strategic, strategic_fit = fit_strategic(train, world, exp, held, tactical, config, report)
     timings["strategic_s"] = time.perf_counter() - start
     start = time.perf_counter()
-    margins = select_margin(_only(train, checking), world, strategic, tactical, forecaster, config)
+    margins = select_margin(
+        function_slice(train, checking), world, strategic, tactical, forecaster, config
+    )
     margin = min(margins, key=margins.__getitem__)
     timings["margin_s"] = time.perf_counter() - start
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skyroute.world.model import World
-from skyroute.world.physics import CURVE, POOL, Array, cold_probability
+from skyroute.world.physics import CURVE, POOL, Array, cold_probability, execution_ms
 from skyroute.world.placement import PlacementTable
 
 
@@ -79,8 +79,6 @@ def end_gaps_by_speed(
     its column. This is the pool gap of a call when every call of its function goes to the same
     placement (the oracle's warmest state, and a sticky policy's actual state).
     """
-    from skyroute.world.physics import execution_ms
-
     # Execution time depends on min(vCPU, 1) only, so few distinct speeds need gaps.
     distinct, column = np.unique(np.minimum(vcpus, 1.0), return_inverse=True)
     out = np.empty((len(timestamp_s), len(distinct)))

@@ -402,16 +402,20 @@ def reference_objective(data: EnvData, rows: Int) -> Array:
     return value
 
 
-def tactical_step(data: EnvData, rows: Int, provider: Int, action: Int) -> tuple[Array, Int]:
+def tactical_step(
+    data: EnvData, rows: Int, provider: Int, action: Int, ranked: Ranked | None = None
+) -> tuple[Array, Int]:
     """(reward, placement) of tactical ``action`` [B] on ``rows``."""
-    ranked = rank_candidates(data, rows)
+    ranked = ranked or rank_candidates(data, rows)
     placement = ranked.placements[np.arange(rows.shape[0]), provider, action]
     return -realised_objective(data, rows, placement), placement
 
 
-def strategic_step(data: EnvData, rows: Int, action: Int) -> tuple[Array, Int]:
+def strategic_step(
+    data: EnvData, rows: Int, action: Int, ranked: Ranked | None = None
+) -> tuple[Array, Int]:
     """(reward, placement) of choosing provider ``action`` [B]: its best candidate's."""
-    ranked = rank_candidates(data, rows)
+    ranked = ranked or rank_candidates(data, rows)
     placement = ranked.placements[np.arange(rows.shape[0]), action, 0]
     return -realised_objective(data, rows, placement), placement
 

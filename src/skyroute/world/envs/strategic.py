@@ -33,7 +33,7 @@ class StrategicEnv(TraceEnv):
         super().__init__(data, n_providers, n_features, episode_length)
 
     def observe(self, rows: dyn.Int) -> NDArray[np.float32]:
-        return dyn.strategic_observation(self.data, rows)
+        return dyn.strategic_observation(self.data, rows, self.ranked(rows))
 
     def outcome_of(self, rows: dyn.Int, actions: dyn.Int) -> tuple[dyn.Array, dyn.Int]:
-        return dyn.strategic_step(self.data, rows, actions)
+        return dyn.strategic_step(self.data, rows, actions, self.ranked(rows))

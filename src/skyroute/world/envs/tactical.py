@@ -44,6 +44,7 @@ class TraceEnv(gymnasium.Env[Obs, np.int64]):
         )
         self._offset: int | None = None
         self._t = 0
+        self._ranked: tuple[bytes, dyn.Ranked] | None = None
 
     # The two methods below take a batch of rows so the vector env can call them too.
     def observe(self, rows: dyn.Int) -> NDArray[np.float32]:
@@ -53,6 +54,14 @@ class TraceEnv(gymnasium.Env[Obs, np.int64]):
     def outcome_of(self, rows: dyn.Int, actions: dyn.Int) -> tuple[dyn.Array, dyn.Int]:
         """(reward, placement index) of ``actions`` on trace ``rows``: [B] each."""
         raise NotImplementedError
+
+    def ranked(self, rows: dyn.Int) -> dyn.Ranked:
+        """The candidates of ``rows``, kept for the last rows asked: a step observes a row,
+        then masks and scores the same row, and ranking is most of an env step's work."""
+        key = rows.tobytes()
+        if self._ranked is None or self._ranked[0] != key:
+            self._ranked = (key, dyn.rank_candidates(self.data, rows))
+        return self._ranked[1]
 
     def _rows(self) -> dyn.Int:
         if self._offset is None:
@@ -107,10 +116,12 @@ class TacticalEnv(TraceEnv):
         super().__init__(data, CANDIDATES_PER_PROVIDER, n_features, episode_length)
 
     def observe(self, rows: dyn.Int) -> NDArray[np.float32]:
-        return dyn.tactical_observation(self.data, rows, self._providers(rows))
+        return dyn.tactical_observation(self.data, rows, self._providers(rows), self.ranked(rows))
 
     def outcome_of(self, rows: dyn.Int, actions: dyn.Int) -> tuple[dyn.Array, dyn.Int]:
-        reward, placement = dyn.tactical_step(self.data, rows, self._providers(rows), actions)
+        reward, placement = dyn.tactical_step(
+            self.data, rows, self._providers(rows), actions, self.ranked(rows)
+        )
         if self.relative_reward:
             reward = reward / dyn.reference_objective(self.data, rows)
         return reward, placement
@@ -121,7 +132,7 @@ class TacticalEnv(TraceEnv):
     def action_masks(self) -> NDArray[np.bool_]:
         """True for the slots that hold a distinct feasible candidate (rank 1 always does)."""
         rows = self._rows()
-        ranked = dyn.rank_candidates(self.data, rows)
-        mask: NDArray[np.bool_] = dyn.tactical_mask(ranked, self._providers(rows))[0].copy()
+        mask: NDArray[np.bool_] = dyn.tactical_mask(self.ranked(rows), self._providers(rows))[0]
+        mask = mask.copy()
         mask[0] = True
         return mask

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from skyroute.world.model import World
 from skyroute.world.objective import Objective, with_trace_scale
+from skyroute.world.observations import CANDIDATE_FEATURES
 from skyroute.world.policies.base import Policy
 from skyroute.world.requests import Hindsight, Requests, take_requests
 
@@ -31,15 +32,20 @@ CHUNK = 8192
 FORECAST_WINDOW = 12
 
 
-def minute_history(requests: Requests, window: int = FORECAST_WINDOW) -> NDArray[np.float32]:
+def minute_history(
+    requests: Requests, window: int = FORECAST_WINDOW, rows: NDArray[np.int64] | None = None
+) -> NDArray[np.float32]:
     """Each row's function's calls per minute in the ``window`` minutes before its own minute.
 
     Built from the batch itself (oldest first): what a live forecaster sees of the past.
+    ``rows`` limits the answer to those rows (the counts still come from the whole batch).
     """
     minute = np.floor(requests.timestamp_s / 60.0).astype(np.int64)
     span = int(minute.max()) + window + 2 if minute.size else 1
     key = requests.function * span + minute
     keys, counts = np.unique(key, return_counts=True)
+    if rows is not None:
+        key, minute = key[rows], minute[rows]
     out = np.zeros((len(key), window), dtype=np.float32)
     for lag in range(1, window + 1):
         wanted = key - lag
@@ -49,15 +55,21 @@ def minute_history(requests: Requests, window: int = FORECAST_WINDOW) -> NDArray
     return out
 
 
-def forecast_rates(forecaster: Any, requests: Requests) -> NDArray[np.float64]:
+Situations = tuple[NDArray[np.int64], NDArray[np.int64]]
+
+
+def forecast_rates(
+    forecaster: Any, requests: Requests, situations: Situations | None = None
+) -> NDArray[np.float64]:
     """Mean forecast calls per minute over the next 12 minutes, per row.
 
     One forecast per situation (function, caller, hour), made at its first call and held for
     the rest of it: decisions then change at most once an hour, as greedy's do, and a
-    function's warm pool is not split minute by minute.
+    function's warm pool is not split minute by minute. ``situations`` is
+    ``_situations(requests)`` when the caller has it already.
     """
-    first, inverse = _situations(requests)
-    history = minute_history(requests)[first]
+    first, inverse = situations or _situations(requests)
+    history = minute_history(requests, rows=first)
     unique, unique_of = np.unique(history, axis=0, return_inverse=True)
     predicted = np.asarray(forecaster.predict(unique), dtype=np.float64).reshape(len(unique), -1)
     unique_of = unique_of.reshape(-1)
@@ -82,10 +94,11 @@ class HierarchicalPolicy(Policy):
         objective: Objective,
         hindsight: Hindsight | None = None,
     ) -> NDArray[np.int64]:
+        situations = _situations(requests)
         rate = requests.rate_per_min
         if self.forecast is not None:
-            rate = forecast_rates(self.forecast, requests)
-        return self.decide_with_forecast(requests, world, objective, rate)
+            rate = forecast_rates(self.forecast, requests, situations)
+        return self._decide(requests, world, objective, rate, situations)
 
     def decide_with_forecast(
         self,
@@ -99,10 +112,21 @@ class HierarchicalPolicy(Policy):
         The server computes them from its own record of recent calls; :meth:`decide` from the
         batch, with the forecaster or, without one, the profile's rate.
         """
+        return self._decide(requests, world, objective, forecast_per_min, _situations(requests))
+
+    def _decide(
+        self,
+        requests: Requests,
+        world: World,
+        objective: Objective,
+        forecast_per_min: NDArray[np.float64],
+        situations: Situations,
+    ) -> NDArray[np.int64]:
+        """One decision per situation, broadcast to its rows."""
         from skyroute.world.envs.dynamics import env_data_for, gap_shares
 
         shares = gap_shares(requests)
-        representatives, inverse = _situations(requests)
+        representatives, inverse = situations
         unique = take_requests(requests, representatives)
         data = env_data_for(
             unique,
@@ -132,7 +156,7 @@ class HierarchicalPolicy(Policy):
             q = np.asarray(self.strategic.predict(strategic_observation(data, rows, ranked)))
             scores = q.reshape(len(rows), -1)
         else:  # greedy: the provider whose best candidate has the lowest expected objective
-            scores = -ranked.features[:, :, 0, 4]
+            scores = -ranked.features[:, :, 0, CANDIDATE_FEATURES.index("log2_objective_ratio")]
         any_usable = usable.any(axis=1, keepdims=True)
         provider = np.argmax(np.where(usable | ~any_usable, scores, -np.inf), axis=1)
         action = np.zeros(len(rows), dtype=np.int64)
@@ -147,7 +171,7 @@ class HierarchicalPolicy(Policy):
         return placement
 
 
-def _situations(requests: Requests) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _situations(requests: Requests) -> Situations:
     """One representative per (function, caller, hour): its first call, and each row's group."""
     e = requests.expected
     columns = np.stack([requests.function, e.origin, e.hour], axis=1).astype(np.int64)

@@ -60,27 +60,19 @@ class Trace:
 
 def time_slice(trace: Trace, start_s: float, stop_s: float) -> Trace:
     """The invocations with ``start_s <= timestamp_s < stop_s`` (names and start kept)."""
-    from dataclasses import replace
-
     keep = (trace.timestamp_s >= start_s) & (trace.timestamp_s < stop_s)
-    return replace(
-        trace,
-        function=trace.function[keep],
-        app=trace.app[keep],
-        timestamp_s=trace.timestamp_s[keep],
-        duration_ms=trace.duration_ms[keep],
-        memory_mb=trace.memory_mb[keep],
-        payload_kb=trace.payload_kb[keep],
-        origin=trace.origin[keep],
-        meta={**trace.meta, "slice_s": [start_s, stop_s]},
-    )
+    return _rows(trace, keep, {"slice_s": [start_s, stop_s]})
 
 
 def function_slice(trace: Trace, keep: NDArray[np.bool_]) -> Trace:
     """The invocations of the functions with ``keep[code]`` true (names and clock kept)."""
+    return _rows(trace, keep[trace.function], {"functions_kept": int(keep.sum())})
+
+
+def _rows(trace: Trace, rows: NDArray[np.bool_], meta: dict[str, Any]) -> Trace:
+    """The invocations where ``rows`` is true, with ``meta`` added to the trace's."""
     from dataclasses import replace
 
-    rows = keep[trace.function]
     return replace(
         trace,
         function=trace.function[rows],
@@ -90,5 +82,5 @@ def function_slice(trace: Trace, keep: NDArray[np.bool_]) -> Trace:
         memory_mb=trace.memory_mb[rows],
         payload_kb=trace.payload_kb[rows],
         origin=trace.origin[rows],
-        meta={**trace.meta, "functions_kept": int(keep.sum())},
+        meta={**trace.meta, **meta},
     )
