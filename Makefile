@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out/simulate
 
-.PHONY: run test lint bench bench-server bench-gapfill install clean
+.PHONY: run test lint bench bench-server bench-gapfill install system-deps clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +14,20 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e ".[rl,serve,models,dev]"
 	touch $@
 
+system-deps:  ## Debian packages the tests drive (Chromium for the browser tests)
+	bash scripts/system-deps.sh
+
 install: $(VENV)/.installed
 
 run: install  ## the main job on embedded defaults
 	$(VENV)/bin/skyroute simulate --trace default --policy all --out $(OUT)
 
-test: install  ## lint, type-check and the whole test suite
+test: install system-deps  ## lint, type-check and the whole test suite
 	bash scripts/services.sh
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -n 2 tests
+	$(VENV)/bin/pytest -n 2 --dist loadgroup tests
 
 bench: install  ## measured figures for docs/benchmarks.md
 	taskset -c 0 $(PY) benchmarks/bench_simulator.py

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from skyroute.bundles import write_bundle
+from skyroute.bundles import pack_bundle, write_bundle
 from skyroute.world.observations import contract_for_kind
 from skyroute.world.providers import PROVIDER_ORDER
 
@@ -107,3 +107,26 @@ def lightgbm_bundle(out: Path) -> tuple[Path, Any]:
         trained_until="2026-10-31", model_file=model, **_io(4, 1),
     )  # fmt: skip
     return out, booster
+
+
+def spot_model_zip(tmp_path: Path, trained_until: str) -> Path:
+    """A small real LightGBM interruption model over the server's spot features."""
+    import lightgbm as lgb
+
+    from skyroute.market.spot_features import INTERRUPTION_FEATURES
+
+    n = len(INTERRUPTION_FEATURES)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, n)).astype(np.float32)
+    y = (x[:, 0] + rng.normal(scale=0.5, size=300) > 0).astype(np.int64)
+    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5}
+    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=5)
+    model = tmp_path / "spot.txt"
+    booster.save_model(str(model))
+    folder = tmp_path / "spot-bundle"
+    write_bundle(
+        folder, name="spot", version="1", kind="spot.interruption", format="lightgbm-text",
+        trained_until=trained_until, model_file=model, features=INTERRUPTION_FEATURES,
+        inputs=[{"name": "x", "shape": [-1, n]}], outputs=[{"name": "y", "shape": [-1, 1]}],
+    )  # fmt: skip
+    return pack_bundle(folder, tmp_path / "spot.zip")

@@ -7,39 +7,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from apiclient import TenantClient
-from skyroute.bundles import pack_bundle, write_bundle
+from bundlemaker import spot_model_zip
 from skyroute.serve.settings import Settings
 
 TODAY = datetime.now(UTC).date()
 RECENT = (TODAY - timedelta(days=5)).isoformat()
-
-
-def spot_model_zip(tmp_path: Path, trained_until: str) -> Path:
-    """A small real LightGBM interruption model over the server's spot features."""
-    import lightgbm as lgb
-
-    from skyroute.market.spot_features import INTERRUPTION_FEATURES
-
-    n = len(INTERRUPTION_FEATURES)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(300, n)).astype(np.float32)
-    y = (x[:, 0] + rng.normal(scale=0.5, size=300) > 0).astype(np.int64)
-    params = {"objective": "binary", "verbose": -1, "num_threads": 1, "min_data_in_leaf": 5}
-    booster = lgb.train(params, lgb.Dataset(x, label=y), num_boost_round=5)
-    model = tmp_path / "spot.txt"
-    booster.save_model(str(model))
-    folder = tmp_path / "spot-bundle"
-    write_bundle(
-        folder, name="spot", version="1", kind="spot.interruption", format="lightgbm-text",
-        trained_until=trained_until, model_file=model, features=INTERRUPTION_FEATURES,
-        inputs=[{"name": "x", "shape": [-1, n]}], outputs=[{"name": "y", "shape": [-1, 1]}],
-    )  # fmt: skip
-    return pack_bundle(folder, tmp_path / "spot.zip")
 
 
 def _upload_and_activate(tenant: TenantClient, archive: Path) -> None:

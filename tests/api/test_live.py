@@ -146,3 +146,22 @@ def test_a_revoked_key_ends_its_open_stream(client: TestClient, tenant_a: Tenant
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()  # closed by the server within the key cache's lifetime
     assert closed.value.code == 1008 and "revoked" in closed.value.reason
+
+
+def test_recent_decisions_are_the_tenants_newest_in_stream_order(
+    tenant_a: TenantClient, tenant_b: TenantClient
+) -> None:
+    mine = [
+        tenant_a.post("/api/v1/ml/decide", json=decide_body(id=f"f{i}")).json() for i in range(5)
+    ]
+    tenant_b.post("/api/v1/ml/decide", json=decide_body(id="theirs"))
+    recent: Any = tenant_a.get("/api/v1/ml/decisions/recent", params={"limit": 3})
+    assert recent.status_code == 200, recent.text
+    events = recent.json()
+    assert [e["id"] for e in events] == [d["decision_id"] for d in mine[-3:]]
+    assert {e["function_id"] for e in events} == {"f2", "f3", "f4"}
+    assert all(e["tenant_id"] != "" and e["worker"] is None for e in events)
+    theirs: Any = tenant_b.get("/api/v1/ml/decisions/recent")
+    assert [e["function_id"] for e in theirs.json()] == ["theirs"]
+    too_many: Any = tenant_a.get("/api/v1/ml/decisions/recent", params={"limit": 5000})
+    assert too_many.status_code == 422

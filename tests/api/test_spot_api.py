@@ -129,3 +129,25 @@ def test_a_tenant_can_replace_the_engine_and_a_failing_one_falls_back(
     answer = broken.json()
     assert answer["fallback"] is True and "broken" in answer["fallback_reason"]
     assert answer["engine"] == "spot-optimize" and answer["feasible"] is True
+
+
+def test_common_cluster_sizes_have_a_plan_in_every_priced_aws_region(
+    tenant_a: TenantClient,
+) -> None:
+    """16 to 256 vCPU in all, from 2- to 16-vCPU nodes, in each of the 22 priced regions."""
+    prices = load_catalog().vm_prices
+    regions = sorted(set(prices.loc[prices["provider"] == "aws", "region"]))
+    assert len(regions) >= 20
+    vcpus = dict(zip(prices["instance_type"], prices["vcpus"], strict=True))
+    shapes = ((16, 32, 1), (16, 32, 16), (4, 16, 4), (4, 16, 64), (2, 4, 128))
+    for region in regions:
+        for vcpu, memory_gib, nodes in shapes:
+            body = {
+                "cluster_id": "sizes",
+                "requirements": {"vcpu": vcpu, "memory_gib": memory_gib, "node_count": nodes},
+                "constraints": {"regions": [region]},
+            }
+            plan: Any = tenant_a.post("/api/v1/ml/decision/spot-optimize", json=body).json()
+            assert plan["feasible"] is True, (region, vcpu, nodes, plan)
+            assert sum(r["count"] for r in plan["recommendations"]) == nodes
+            assert all(vcpus[r["instance_type"]] >= vcpu for r in plan["recommendations"])

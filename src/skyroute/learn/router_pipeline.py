@@ -152,6 +152,8 @@ def _export(run: RouterRun, train: pd.DataFrame, trace: Trace, cut: float, out_d
         trained_until=trained_until(trace, cut),
         metrics={
             "max_feature_share": max(run.importance.values()),
+            # Permutation importance per feature (shares summing to 1): the dashboard's bars.
+            "feature_importance": {name: round(share, 4) for name, share in run.importance.items()},
             "routing_accuracy": run.simulated["routing_accuracy"],
             "simulator_objective": {name: m["objective"] for name, m in policies.items()},
         },

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from skyroute import __version__
 from skyroute.serve import errors
 from skyroute.serve.admission import Admission, install_pool_timeout
+from skyroute.serve.dashboard import install_dashboard
 from skyroute.serve.db import make_engine, migrate, session_factory
 from skyroute.serve.docs_ui import install_docs
 from skyroute.serve.engines.contract import EngineMeta
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         health,
         live,
         models,
+        recent,
         route,
         spot,
     )
@@ -124,10 +126,11 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.skyroute = state
     errors.install(app)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
-    routers = (decide, health, admin, models, engines, route, gapfill, spot, actuals, live)
+    routers = (decide, health, admin, models, engines, route, gapfill, spot, actuals, live, recent)
     for router in (module.router for module in routers):
         app.include_router(router)
     install_docs(app)
+    install_dashboard(app)
 
     install_pool_timeout(app, settings.retry_after_s)
     # The middleware added last runs first: timing, credentials, admission control, then body

@@ -480,3 +480,26 @@ class ArmOut(BaseModel):
 
 class ActualsSummaryOut(BaseModel):
     arms: list[ArmOut]
+
+
+# --- live ---------------------------------------------------------------------------------
+
+
+class DecisionEventOut(BaseModel):
+    """A stored decision as the decision stream sends it."""
+
+    id: str
+    tenant_id: str
+    created_at: str
+    function_id: str
+    engine: str
+    provider: str
+    region: str
+    memory_mb: int
+    platform: str
+    purchase: str
+    fallback: bool
+    fallback_reason: str | None
+    expected: dict[str, Any]
+    explanation: str
+    worker: str | None

@@ -84,6 +84,21 @@ class Replay:
             following = (getattr(rows[-1], self.at.key), getattr(rows[-1], self.id.key))
         return [event for event in events if filters.matches(event)], following
 
+    def latest(
+        self, sessions: sessionmaker[Session], tenant_id: str, limit: int
+    ) -> list[LiveEvent]:
+        """The tenant's ``limit`` newest events, oldest first (what a page shows before it
+        subscribes with ``?after=`` the last one's id)."""
+        query = (
+            select(self.table)
+            .where(self.tenant_id == tenant_id)
+            .order_by(self.at.desc(), self.id.desc())
+            .limit(limit)
+        )
+        with sessions() as session:
+            events = [self.event(row) for row in session.scalars(query)]
+        return events[::-1]
+
 
 def _decision_where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions = []
