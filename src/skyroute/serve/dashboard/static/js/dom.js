@@ -51,13 +51,17 @@ export function table(columns, rows, { empty = "Nothing yet.", rowClass, key } =
       columns.map((c) => h("td", { class: c.num ? "num" : "" }, c.value(row)))))));
 }
 
-/** Horizontal bars, e.g. feature importance: [{label, value}] scaled to the largest. */
-export function bars(items, format = (v) => v.toFixed(3)) {
-  const max = Math.max(...items.map((i) => Math.abs(i.value)), 1e-12);
-  return h("div", { class: "bars" }, items.map((item) => h("div", { class: "bar" },
-    h("span", {}, item.label),
-    h("span", { class: "track" }, h("span", { class: "fill", style: { display: "block", width: `${(100 * Math.abs(item.value)) / max}%` } })),
-    h("span", { class: "num" }, format(item.value)))));
+/** Horizontal bars, e.g. feature importance: [{label, value}] scaled to the largest, or to
+ * `max` when given (longer values are drawn full and marked off the scale). */
+export function bars(items, format = (v) => v.toFixed(3), { max } = {}) {
+  const scale = max || Math.max(...items.map((i) => Math.abs(i.value)), 1e-12);
+  return h("div", { class: "bars" }, items.map((item) => {
+    const share = Math.abs(item.value) / scale;
+    return h("div", { class: `bar${share > 1 ? " over" : ""}` },
+      h("span", {}, item.label),
+      h("span", { class: "track" }, h("span", { class: "fill", style: { display: "block", width: `${100 * Math.min(share, 1)}%` } })),
+      h("span", { class: "num" }, format(item.value), share > 1 ? " ▸" : ""));
+  }));
 }
 
 export function keyValues(entries) {
@@ -67,7 +71,7 @@ export function keyValues(entries) {
 export const fmt = {
   num: (v, digits = 3) => (v === null || v === undefined ? "–" : Number(v).toPrecision(digits)),
   fixed: (v, digits = 2) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits)),
-  usd: (v) => (v === null || v === undefined ? "–" : `$${Number(v).toPrecision(3)}`),
+  usd: (v) => (v === null || v === undefined ? "–" : Math.abs(v) < 0.01 && v !== 0 ? `$${Number(v).toExponential(2)}` : `$${Number(v).toPrecision(3)}`),
   pct: (v) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(1)} %`),
   time: (iso) => (iso ? new Date(iso).toLocaleString() : "–"),
   clock: (iso) => (iso ? new Date(iso).toLocaleTimeString() : "–"),

@@ -97,8 +97,8 @@ function decisionTimeline(main) {
     .catch((error) => state.closed(error.message));
 
   main.append(card(null, h("h2", {}, "Decisions ", state.el, " ", counter),
-    h("div", { class: "legend" }, ["aws", "azure", "gcp"].map((p) => h("span", {}, h("span", { class: `swatch marker ${p}`, style: { position: "static", display: "inline-block", height: "10px", width: "10px", margin: "0 4px 0 0" } }), p)),
-      h("span", {}, "red outline: fallback")),
+    h("div", { class: "legend" }, ["aws", "azure", "gcp"].map((p) => h("span", {}, h("span", { class: `marker ${p}` }), p)),
+      h("span", {}, "one lane per provider; red outline: fallback")),
     strip, explain));
   draw();
   return () => { stopped = true; if (socket) socket.close(); };

@@ -10,6 +10,9 @@ const CHARTS = [
   ["carbon (g)", (m) => m.carbon_g, (v) => v.toPrecision(3)],
 ];
 
+// How far the bars reach, in multiples of the best policy (a random policy would flatten the rest).
+const OFF_SCALE = 3;
+
 export function renderReports(main) {
   const out = h("div", { id: "report" });
   const file = h("input", { type: "file", name: "metrics", accept: ".json,application/json" });
@@ -53,6 +56,10 @@ export function show(out, report, name) {
       { label: "errors", value: (r) => fmt.pct(r.error_rate), num: true },
       { label: "providers", value: (r) => Object.entries((r.mix || {}).provider || {}).filter(([, s]) => s > 0).map(([p, s]) => `${p} ${fmt.pct(s)}`).join(", ") },
     ], rows, { rowClass: (r) => (r.policy === best ? "best" : "") })),
-    h("div", { class: "grid" }, CHARTS.map(([label, value, format]) =>
-      card(label, bars(rows.map((r) => ({ label: r.policy, value: value(r) })), format)))));
+    h("p", { class: "muted" }, `Bars run to ${OFF_SCALE}× the best policy's value; ▸ marks a value beyond.`),
+    h("div", { class: "grid" }, CHARTS.map(([label, value, format]) => {
+      const values = rows.map((r) => ({ label: r.policy, value: value(r) }));
+      const best = Math.min(...values.map((v) => Math.abs(v.value)).filter((v) => v > 0));
+      return card(label, bars(values, format, { max: Number.isFinite(best) ? OFF_SCALE * best : undefined }));
+    })));
 }
