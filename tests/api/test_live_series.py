@@ -280,3 +280,42 @@ def test_series_and_runs_are_tenant_private_and_names_are_checked(
         refused: Any = tenant_a.get(SERIES + query)
         assert refused.status_code == 422, refused.text
         assert expected in refused.json()["error"]["fix"]
+
+
+def test_an_operator_fill_is_live_for_tenants_with_a_spot_model_and_says_what_it_left_out(
+    client: TestClient, tenant_a: TenantClient, tenant_b: TenantClient, tmp_path: Any
+) -> None:
+    from test_gapfill_api import _upload_and_activate, spot_model_zip
+
+    from skyroute.gapfill.service import FillIn, start_fill
+
+    _upload_and_activate(tenant_a, spot_model_zip(tmp_path, "2026-01-01"))
+    state = client.app.state.skyroute  # type: ignore[attr-defined]
+    capped = state.settings.model_copy(update={"gap_filler_historic_days_max": 2})
+    body = FillIn(
+        trained_until=TODAY - timedelta(days=10),
+        instance_types=["m5.large"],
+        regions=["us-east-1"],
+        data_types=["spot_price"],
+        source="synthetic",
+    )
+    with state.sessions() as session:
+        job = start_fill(session, capped, None, body)  # the operator's, as on start-up
+    state.nudge_gap_filler()
+    deadline = time.monotonic() + 120
+    while _run(tenant_a)["series"] == 0:  # live once the job completes
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert _run(tenant_b) == {"stored": 0, "series": 0}  # no spot model: not B's series
+    with state.sessions() as session:
+        from skyroute.gapfill.tables import GapFillJob
+
+        left_out = session.get(GapFillJob, job.id).request["not_filled"]
+    assert left_out["days"] == 8
+    with client.websocket_connect(LIVE, headers=tenant_a.headers) as ws:
+        assert _run(tenant_a) == {"stored": 2, "series": 1}
+        events = [json.loads(ws.receive_text()) for _ in range(2)]
+    for event in events:
+        assert event["payload"]["not_filled"] == left_out
+    interruption = next(e for e in events if e["kind"] == "live-interruption")
+    assert (interruption["method"], interruption["model_version"]) == ("model", "spot@1")
