@@ -181,6 +181,10 @@ def run_round(
                 session.rollback()
                 log.warning("live prediction of %s@%s failed: %s", key[1], key[2], exc)
                 continue
+            except Exception:  # one tenant's broken model never stops the other series
+                session.rollback()
+                log.exception("live prediction of %s@%s failed", key[1], key[2])
+                continue
             rows = _store(
                 session, series, [p for p in predictions if p.kind in missing], moment, slot
             )
