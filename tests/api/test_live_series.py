@@ -319,3 +319,24 @@ def test_an_operator_fill_is_live_for_tenants_with_a_spot_model_and_says_what_it
         assert event["payload"]["not_filled"] == left_out
     interruption = next(e for e in events if e["kind"] == "live-interruption")
     assert (interruption["method"], interruption["model_version"]) == ("model", "spot@1")
+
+
+def test_a_failing_series_never_stops_the_others(
+    client: TestClient, tenant_a: TenantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from skyroute.serve import live_rounds
+
+    _fill(tenant_a)
+    real = live_rounds.predict_series
+
+    def broken_in_europe(session: Any, state: Any, series: Any, at: datetime) -> Any:
+        if series.region == "eu-west-1":
+            raise RuntimeError("a model that crashes")
+        return real(session, state, series, at)
+
+    monkeypatch.setattr(live_rounds, "predict_series", broken_in_europe)
+    assert _run(tenant_a) == {"stored": 2, "series": 2}
+    assert {s["region"] for s in _series(tenant_a)["series"]} == {"us-east-1"}
+    metrics = client.get("/metrics").text
+    assert 'skyroute_live_predictions_total{outcome="failed"} 1.0' in metrics
+    assert 'skyroute_live_predictions_total{outcome="stored"} 2.0' in metrics

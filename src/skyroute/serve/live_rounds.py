@@ -179,16 +179,19 @@ def run_round(
                 predictions = predict_series(session, state, series, moment)
             except SkyRouteError as exc:  # e.g. a type the market no longer knows
                 session.rollback()
+                state.metrics.live_predictions.labels("failed").inc()
                 log.warning("live prediction of %s@%s failed: %s", key[1], key[2], exc)
                 continue
             except Exception:  # one tenant's broken model never stops the other series
                 session.rollback()
+                state.metrics.live_predictions.labels("failed").inc()
                 log.exception("live prediction of %s@%s failed", key[1], key[2])
                 continue
             rows = _store(
                 session, series, [p for p in predictions if p.kind in missing], moment, slot
             )
             spot.publish(state, rows)
+            state.metrics.live_predictions.labels("stored").inc(len(rows))
             stored += len(rows)
     return RoundResult(stored=stored, series=len(every))
 
