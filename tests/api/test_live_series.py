@@ -79,6 +79,11 @@ def test_a_fill_makes_its_series_live_and_a_run_is_stored_and_streamed(
 ) -> None:
     assert _run(tenant_a) == {"stored": 0, "series": 0}  # nothing filled, nothing live
     _fill(tenant_a)
+    before = _series(tenant_a)  # live as soon as the fill completed, not yet predicted
+    assert before["series"] == []
+    assert [
+        (s["instance_type"], s["region"], s["last_predicted_at"]) for s in before["live_series"]
+    ] == [(t, r, None) for t, r in sorted(FILLED)]
     with client.websocket_connect(LIVE, headers=tenant_a.headers) as ws:
         assert _run(tenant_a) == {"stored": 4, "series": 2}
         events = [json.loads(ws.receive_text()) for _ in range(4)]

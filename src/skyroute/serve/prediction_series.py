@@ -22,6 +22,7 @@ from skyroute.gapfill.tables import MarketPointRow
 from skyroute.market.points import SeriesKey, utc
 from skyroute.market.price_baseline import Observed, ZonePoint, in_effect
 from skyroute.serve import live_series, spot
+from skyroute.serve.auth import now
 from skyroute.serve.live_rounds import INTERRUPTION, PRICE
 from skyroute.serve.tables import PredictionActual, SpotRecord
 
@@ -116,7 +117,8 @@ def series(
     limit: int = 500,
 ) -> dict[str, Any]:
     """The tenant's live predictions with their actuals, one series per type, region and kind
-    (the newest ``limit`` points of each, oldest first), and the tenant's live series."""
+    (the newest ``limit`` points of each, oldest first), and the tenant's live series (fills
+    completed since the last round included)."""
     check_names(instance_type, region)
     where = [SpotRecord.tenant_id == tenant_id]
     where.append(SpotRecord.kind.in_([KINDS[kind]] if kind else list(KINDS.values())))
@@ -156,5 +158,7 @@ def series(
                 "points": _points(session, key_kind, pairs),
             }
         )
+    # Fills completed since the last round are live already (an idempotent write).
+    live_series.adopt_completed_fills(session, now())
     live = live_series.live_series(session, tenant_id, instance_type, region)
     return {"series": out, "live_series": [live_series.as_dict(row) for row in live]}
