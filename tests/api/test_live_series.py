@@ -181,7 +181,8 @@ def test_two_schedulers_store_a_slot_once(
     assert sorted(per_slot) == sorted(
         (k, r, 1) for k in ("live-interruption", "live-price") for _, r in FILLED
     )
-    assert run_round(states[1], None, at, slot + 1).stored == 4  # the next slot is new
+    later = at + timedelta(seconds=300)
+    assert run_round(states[1], None, later, slot_of(later, 300.0)).stored == 4  # a new slot
 
 
 def test_prediction_actuals_are_idempotent_private_and_checked(

@@ -12,7 +12,8 @@ Payloads carry ``confidence``, ``target_at``, ``method``, ``model_version``, ``s
 ``not_filled`` (what the fill that made the series live left out).
 
 Scheduled rounds run in every server process (``LIVE_PREDICTION_INTERVAL_SECONDS``); time is
-cut into slots of that length, and a scheduled prediction is stored with its slot under a
+cut into slots of that length, and a scheduled prediction is stored with its slot (the slot's
+start in milliseconds since the epoch, so a changed interval never reuses an old slot) under a
 unique key (tenant, kind, instance type, region, slot). Whichever process inserts first wins;
 the others' inserts do nothing, so a slot is predicted once however many processes or
 replicas run. Rounds asked for (``POST /predictions/run``) have no slot: they always predict.
@@ -64,8 +65,8 @@ class RoundResult:
 
 
 def slot_of(at: datetime, interval_s: float) -> int:
-    """The number of the ``interval_s``-long slot ``at`` falls in (since the epoch)."""
-    return int(at.timestamp() // interval_s)
+    """The start (milliseconds since the epoch) of the ``interval_s``-long slot of ``at``."""
+    return round(at.timestamp() // interval_s * interval_s * 1000)
 
 
 def predict_series(
@@ -215,7 +216,7 @@ class LiveScheduler:
                 run_round(self.state, None, moment, slot)
             except Exception:  # the database is away: keep the thread, try at the next slot
                 log.exception("live predictions: the round failed")
-            next_slot = (slot + 1) * self.interval_s
+            next_slot = slot / 1000 + self.interval_s
             self._stop.wait(max(0.0, next_slot - time.time()))
 
     def close(self) -> None:

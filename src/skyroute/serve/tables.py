@@ -194,7 +194,7 @@ SLOT_KEY = ("tenant_id", "kind", "instance_type", "region", "slot")
 class SpotRecord(Base):
     """A spot prediction or decision a tenant asked for, kept as a time series for plots.
 
-    Scheduled live predictions carry their ``slot`` (interval number since the epoch); the
+    Scheduled live predictions carry their ``slot`` (its start, ms since the epoch); the
     unique key lets only one process store a series' prediction for a slot (serve/live_rounds.py).
     """
 
