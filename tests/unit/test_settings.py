@@ -37,6 +37,8 @@ def test_no_environment_means_defaults_that_need_nothing_installed() -> None:
         ("SKYROUTE_ADMIN_TOKEN", STRONG, "admin_token", STRONG),
         ("SKYROUTE_ALLOW_UNSAFE_MODELS", "yes", "allow_unsafe_models", True),
         ("SKYROUTE_MAX_UPLOAD_MB", "5", "max_upload_mb", 5),
+        ("LIVE_PREDICTION_INTERVAL_SECONDS", "0", "live_prediction_interval_s", 0.0),
+        ("LIVE_PREDICTION_INTERVAL_SECONDS", "60", "live_prediction_interval_s", 60.0),
         ("SKYROUTE_MAX_REQUEST_KB", "64", "max_request_kb", 64),
         ("SKYROUTE_ENGINE_WORKERS", "3", "engine_pool_size", 3),
         ("GAP_FILLER_ENABLED", "off", "gap_filler_enabled", False),
@@ -89,6 +91,14 @@ def test_the_primary_database_variable_wins() -> None:
         ({"GAP_FILLER_HISTORIC_DAYS_MAX": "0"}, "GAP_FILLER_HISTORIC_DAYS_MAX=0 is below 1"),
         ({"SKYROUTE_ENV": "prod"}, "SKYROUTE_ENV='prod' is not one of"),
         ({"ALLOW_MODEL_TRAINING": "true"}, "ALLOW_MODEL_TRAINING=true, but the decision server"),
+        (
+            {"LIVE_PREDICTION_INTERVAL_SECONDS": "-5"},
+            "LIVE_PREDICTION_INTERVAL_SECONDS=-5 is below 0",
+        ),
+        (
+            {"LIVE_PREDICTION_INTERVAL_SECONDS": "often"},
+            "LIVE_PREDICTION_INTERVAL_SECONDS='often' is not a number",
+        ),
     ],
 )
 def test_a_bad_value_is_a_config_error_naming_the_variable(

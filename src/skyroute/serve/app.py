@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         health,
         live,
         models,
+        predictions,
         recent,
         route,
         spot,
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             state.start_outbox_sender()
         if state.live is not None:
             await state.live.start()
+        if settings.live_prediction_interval_s > 0:
+            state.start_live_scheduler()  # after the streams: its predictions are published
         yield
         if state.live is not None:
             await state.live.close()
@@ -126,7 +129,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.state.skyroute = state
     errors.install(app)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
-    routers = (decide, health, admin, models, engines, route, gapfill, spot, actuals, live, recent)
+    routers = (
+        decide, health, admin, models, engines, route, gapfill, spot, actuals, live, predictions,
+        recent,
+    )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)
     install_docs(app)

@@ -42,6 +42,7 @@ class Metrics:
     outbox: Counter
     live_dropped: Counter
     live_publish_errors: Counter
+    live_predictions: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -112,6 +113,12 @@ class Metrics:
             live_publish_errors=Counter(
                 "skyroute_live_publish_errors_total",
                 "Stream events not published to Redis (down, slow or a full outbox)",
+                registry=registry,
+            ),
+            live_predictions=Counter(
+                "skyroute_live_predictions_total",
+                "Live predictions stored, and live series whose prediction failed, by outcome",
+                ["outcome"],
                 registry=registry,
             ),
         )

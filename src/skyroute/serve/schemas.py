@@ -453,8 +453,19 @@ class ActualIn(Strict):
     observed_at: Moment | None = Field(None, description="When it ran (default: now).")
 
 
+class PredictionActualIn(Strict):
+    """What happened after a spot prediction (a ``prediction_id`` from the predictions
+    stream or ``/predictions/series``): ``interrupted`` for interruption predictions,
+    ``price_usd`` for price predictions."""
+
+    prediction_id: Text = Field(max_length=36)
+    interrupted: bool | None = None
+    price_usd: float | None = Field(None, ge=0, allow_inf_nan=False)
+    observed_at: Moment | None = Field(None, description="When it was observed (default: now).")
+
+
 class ActualsIn(Strict):
-    actuals: list[ActualIn] = Field(min_length=1, max_length=1000)
+    actuals: list[ActualIn | PredictionActualIn] = Field(min_length=1, max_length=1000)
 
 
 class ActualsOut(BaseModel):
@@ -503,3 +514,46 @@ class DecisionEventOut(BaseModel):
     expected: dict[str, Any]
     explanation: str
     worker: str | None
+
+
+# --- live predictions ---------------------------------------------------------------------
+
+
+class PredictionRunOut(BaseModel):
+    stored: int = Field(description="Predictions stored by this round (two per live series).")
+    series: int = Field(description="The tenant's live series.")
+
+
+class SeriesPointOut(BaseModel):
+    prediction_id: str
+    at: str = Field(description="When the prediction was made.")
+    target_at: str | None = Field(description="The moment it speaks about (at + horizon).")
+    predicted: float = Field(description="P(interrupted within 24 h), or USD per hour.")
+    confidence: float | None
+    actual: float | None = Field(
+        description="The posted actual (interrupted as 1.0 / 0.0, or price_usd) or, for a "
+        "price without one, the market's observed spot price at target_at."
+    )
+    actual_source: Literal["posted", "market"] | None
+    actual_synthetic: bool | None = Field(
+        description="Whether a market actual comes from synthetic data (None: not a market one)."
+    )
+
+
+class PredictionSeriesOut(BaseModel):
+    instance_type: str
+    region: str
+    kind: Literal["interruption", "price"]
+    points: list[SeriesPointOut]
+
+
+class LiveSeriesOut(BaseModel):
+    instance_type: str
+    region: str
+    added_at: str
+    last_predicted_at: str | None
+
+
+class PredictionSeriesListOut(BaseModel):
+    series: list[PredictionSeriesOut]
+    live_series: list[LiveSeriesOut]

@@ -189,6 +189,12 @@ class Settings(BaseSettings):
     #: Events one stream subscriber may have waiting; a subscriber that falls further behind
     #: is dropped (close code 1013) rather than slowing anyone down.
     live_queue_size: int = Field(1000, ge=1, validation_alias=_var("SKYROUTE_LIVE_QUEUE_SIZE"))
+    #: Seconds between scheduled predictions of every live series (0: no scheduler;
+    #: ``POST /predictions/run`` still predicts on demand). Processes and replicas share the
+    #: slots, so a series is predicted once per interval whatever their number.
+    live_prediction_interval_s: float = Field(
+        300.0, ge=0, validation_alias=_var("LIVE_PREDICTION_INTERVAL_SECONDS")
+    )
 
     @property
     def db_url(self) -> str:

@@ -114,9 +114,14 @@ def interruption_probability(
     region: str,
     spot_price: float | None,
     at: datetime,
+    context: MarketContext | None = None,
 ) -> dict[str, Any]:
-    """P(interrupted within 24 h of ``at``) with its inputs' freshness, model and method."""
-    context = market_context(session, instance_type, region, at)
+    """P(interrupted within 24 h of ``at``) with its inputs' freshness, model and method.
+
+    ``context``: the market at ``at`` when the caller has read it already (live predictions
+    read it once for both their kinds).
+    """
+    context = context or market_context(session, instance_type, region, at)
     advisor = spot_features.advisor_info(instance_type, region)
     price = spot_price if spot_price is not None else (context.history or [0.0])[-1]
     model_id = model_registry.active_by_kind(session, tenant_id).get("spot.interruption")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
     from skyroute.serve.engines.sandbox import EngineSandbox
     from skyroute.serve.live.streams import LiveStreams
+    from skyroute.serve.live_rounds import LiveScheduler
     from skyroute.serve.outbox import BackgroundSender
     from skyroute.serve.writer import GroupCommitWriter
 
@@ -98,6 +99,7 @@ class AppState:
     _sandbox: EngineSandbox | None = None
     gap_filler: BackgroundWorker | None = None
     outbox_sender: BackgroundSender | None = None
+    live_scheduler: LiveScheduler | None = None
     writer: GroupCommitWriter | None = None
     live: LiveStreams | None = None
     selections: SelectionCache = field(default_factory=SelectionCache)
@@ -151,6 +153,13 @@ class AppState:
         self.outbox_sender = BackgroundSender(sender, self.settings.central_poll_s)
         self.outbox_sender.start()
 
+    def start_live_scheduler(self) -> None:
+        """Predict the live series every LIVE_PREDICTION_INTERVAL_SECONDS (serve/live_rounds.py)."""
+        from skyroute.serve.live_rounds import LiveScheduler
+
+        self.live_scheduler = LiveScheduler(self, self.settings.live_prediction_interval_s)
+        self.live_scheduler.start()
+
     def nudge_gap_filler(self) -> None:
         if self.gap_filler is not None:
             self.gap_filler.nudge()
@@ -164,6 +173,9 @@ class AppState:
         if self.outbox_sender is not None:
             self.outbox_sender.close()
             self.outbox_sender = None
+        if self.live_scheduler is not None:
+            self.live_scheduler.close()
+            self.live_scheduler = None
         with self._lock:
             if self._sandbox is not None:
                 self._sandbox.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -186,22 +187,71 @@ class IdempotencyKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+#: The unique key of scheduled live predictions.
+SLOT_KEY = ("tenant_id", "kind", "instance_type", "region", "slot")
+
+
 class SpotRecord(Base):
-    """A spot prediction or decision a tenant asked for, kept as a time series for plots."""
+    """A spot prediction or decision a tenant asked for, kept as a time series for plots.
+
+    Scheduled live predictions carry their ``slot`` (its start, ms since the epoch); the
+    unique key lets only one process store a series' prediction for a slot (serve/live_rounds.py).
+    """
 
     __tablename__ = "spot_records"
     __table_args__ = (
         Index("ix_spot_records_series", "tenant_id", "kind", "instance_type", "region", "at"),
+        # One scheduled prediction per series and slot (NULL slots, asked for, never collide).
+        Index("uq_spot_records_slot", *SLOT_KEY, unique=True),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20))  # prediction | decision
+    #: prediction | decision | live-interruption | live-price
+    kind: Mapped[str] = mapped_column(String(20))
     instance_type: Mapped[str] = mapped_column(String(60))
     region: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     value: Mapped[float] = mapped_column(Float)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    slot: Mapped[int | None] = mapped_column(BigInteger, nullable=True, default=None)
+
+
+class LiveSeries(Base):
+    """An instance type in a region that the server predicts for a tenant on a schedule.
+
+    Made live by a completed fill of its spot prices (serve/live_series.py); ``job_id`` is the
+    newest such fill and ``not_filled`` what that fill left out (copied into predictions).
+    """
+
+    __tablename__ = "live_series"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    instance_type: Mapped[str] = mapped_column(String(60), primary_key=True)
+    region: Mapped[str] = mapped_column(String(40), primary_key=True)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    not_filled: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_predicted_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class PredictionActual(Base):
+    """What happened after a spot prediction: posted by the caller (serve/prediction_actuals.py)."""
+
+    __tablename__ = "prediction_actuals"
+
+    prediction_id: Mapped[str] = mapped_column(
+        ForeignKey("spot_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    interrupted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    price_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class PurposeEngineSelection(Base):

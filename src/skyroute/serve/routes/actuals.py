@@ -1,6 +1,7 @@
 """Actuals: what happened when a decision ran, joined to what the decision expected.
 
-``POST /api/v1/ml/actuals`` stores observations by decision id, idempotently: the same actual
+``POST /api/v1/ml/actuals`` stores observations by decision id (and, through
+``serve/prediction_actuals.py``, by prediction id), idempotently: the same actual
 posted again is counted as ``already`` and stored once; different values for a decision that
 already has one are a 409 (an actual is a fact, not a setting). A decision of another tenant is
 as unknown as a decision that never existed (404), so ids cannot be probed across tenants.
@@ -19,11 +20,18 @@ import numpy as np
 from fastapi import APIRouter
 from sqlalchemy import select
 
+from skyroute.serve import prediction_actuals
 from skyroute.serve.auth import now
 from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, TenantDep
-from skyroute.serve.schemas import ActualIn, ActualsIn, ActualsOut, ActualsSummaryOut
+from skyroute.serve.schemas import (
+    ActualIn,
+    ActualsIn,
+    ActualsOut,
+    ActualsSummaryOut,
+    PredictionActualIn,
+)
 from skyroute.serve.tables import Actual, Decision
 
 router = APIRouter(prefix="/api/v1/ml", tags=["actuals"])
@@ -31,9 +39,15 @@ FIELDS = ("cost_usd", "latency_ms", "cold_start", "interrupted")
 
 
 @router.post("/actuals", response_model=ActualsOut)
-def post_actuals(body: ActualIn | ActualsIn, session: SessionDep, tenant: TenantDep) -> Any:
-    """Store one actual or a batch (up to 1,000); all or nothing."""
-    items = body.actuals if isinstance(body, ActualsIn) else [body]
+def post_actuals(
+    body: ActualIn | PredictionActualIn | ActualsIn, session: SessionDep, tenant: TenantDep
+) -> Any:
+    """Store one actual or a batch (up to 1,000) by decision_id or prediction_id; all or
+    nothing."""
+    every = body.actuals if isinstance(body, ActualsIn) else [body]
+    by_prediction = [item for item in every if isinstance(item, PredictionActualIn)]
+    predicted = prediction_actuals.stage(session, tenant, by_prediction, now())
+    items = [item for item in every if isinstance(item, ActualIn)]
     for item in items:
         if all(getattr(item, f) is None for f in FIELDS):
             raise ApiError(
@@ -75,7 +89,10 @@ def post_actuals(body: ActualIn | ActualsIn, session: SessionDep, tenant: Tenant
     commit_or_conflict(
         session, "these actuals were stored by a concurrent request", "post them again"
     )
-    return {"stored": len(fresh), "already": len(items) - len(fresh)}
+    return {
+        "stored": len(fresh) + predicted[0],
+        "already": len(items) - len(fresh) + predicted[1],
+    }
 
 
 def _row(item: ActualIn, tenant: str, moment: datetime) -> Actual:
