@@ -70,6 +70,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "SKYROUTE_ADMIN_TOKEN": ADMIN_TOKEN,
         "ML_SERVER_WORKERS": "1",
         "GAP_FILLER_ENABLED": "true",
+        # Live predictions every 2 s, so that the live page plots a real series.
+        "LIVE_PREDICTION_INTERVAL_SECONDS": "2",
     }
     command = [sys.executable, "-m", "skyroute.cli.main", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

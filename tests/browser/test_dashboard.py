@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,7 +83,30 @@ def seeded(server: Server, bundles: dict[str, Path]) -> Server:
     ]
     server.api("POST", "/actuals", json={"actuals": actuals})
     decide_many(server, 5, key=server.other_key)  # another tenant's: never on this dashboard
+    fill_and_predict(server, rng)
     return server
+
+
+def fill_and_predict(server: Server, rng: random.Random) -> None:
+    """Fill the spot model's last 90 days; its series then get live predictions (every 2 s
+    here), some of which get posted actuals."""
+    series = {"model_id": "spot", "instance_types": ["m5.large"], "regions": ["us-east-1"]}
+    task = server.api("POST", "/gap-filler/fill", json=series | {"source": "synthetic"})
+    deadline = time.monotonic() + 120
+    while server.api("GET", f"/gap-filler/status/{task['task_id']}")["status"] != "completed":
+        assert time.monotonic() < deadline, "the fill did not finish"
+        time.sleep(0.2)
+    for _ in range(3):
+        server.api("POST", "/predictions/run")
+        time.sleep(1.0)
+    points = server.api("GET", "/predictions/series?kind=interruption")["series"][0]["points"]
+    server.api(
+        "POST", "/actuals",
+        json={"actuals": [
+            {"prediction_id": p["prediction_id"], "interrupted": rng.random() < p["predicted"]}
+            for p in points
+        ]},
+    )  # fmt: skip
 
 
 def shot(page: Any, folder: Path, name: str) -> None:
@@ -263,6 +287,8 @@ def test_live_timeline_expands_and_new_decisions_arrive(
     assert "checked" in detail.locator(".explanation").inner_text()
     page.locator("#arms tbody tr").first.wait_for()
     assert "greedy" in page.locator("#arms").inner_text()
+    page.locator("#predictions-chart canvas").wait_for()
+    assert "with an actual" in page.locator("#predictions-chart + div").inner_text()
     shot(page, screenshots, "04-live")
 
 

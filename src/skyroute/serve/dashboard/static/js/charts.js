@@ -20,7 +20,8 @@ export function timeChart(el, { xs, series, yLabel = "", height = 260 }) {
   const opts = {
     width: Math.max(el.clientWidth || 600, 320),
     height,
-    scales: { x: { time: true } },
+    // A lone point (or points at one moment) gets a minute either side, not years.
+    scales: { x: { time: true, range: (u, min, max) => (max - min < 60 ? [min - 60, max + 60] : [min, max]) } },
     axes: [{}, { label: yLabel, size: 70 }],
     series: [{}, ...series.map((s, i) => {
       const colour = s.colour || COLOURS[i % COLOURS.length];

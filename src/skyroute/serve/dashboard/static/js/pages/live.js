@@ -118,27 +118,29 @@ function predictionsVsActuals(main) {
       const params = new URLSearchParams({ kind: kind.value, limit: "500" });
       if (type) { params.set("instance_type", type); params.set("region", region); }
       const answer = await api("GET", `/predictions/series?${params}`);
-      if (!pick.options.length) {
-        for (const s of answer.live_series) pick.append(h("option", { value: `${s.instance_type}|${s.region}` }, `${s.instance_type} · ${s.region}`));
+      // The fullest series first, unless the user picked one.
+      const ranked = answer.series.slice().sort((a, b) => b.points.length - a.points.length);
+      if (!pick.options.length && ranked.length) {
+        for (const s of ranked) pick.append(h("option", { value: `${s.instance_type}|${s.region}` }, `${s.instance_type} · ${s.region}`));
       }
-      const series = answer.series.find((s) => !type || (s.instance_type === type && s.region === region));
+      const series = ranked.find((s) => !type || (s.instance_type === type && s.region === region));
       if (!series || !series.points.length) {
         clear(chart, h("p", { class: "muted" }, "No live prediction yet: fill a model's gap (Gap filler) and the server predicts its series on a schedule."));
         return;
       }
       const points = series.points;
-      const xs = points.map((p) => p.target_at || p.at);
+      const price = kind.value === "price";
       timeChart(chart, {
-        xs,
-        yLabel: kind.value === "price" ? "USD per hour" : "probability",
+        xs: points.map((p) => p.at),
+        yLabel: price ? "USD per hour" : "P(interrupted within the horizon)",
         series: [
           ...confidenceBands.map((band) => ({ label: `predicted, ${band.label}`, colour: band.colour, points: true,
-            values: points.map((p) => (band.test(p.confidence) ? p.predicted : null)) })),
-          { label: "actual", colour: "#111827", values: points.map((p) => p.actual ?? null) },
+            values: points.map((p) => (band.test(p.confidence ?? 0) ? p.predicted : null)) })),
+          { label: price ? "actual price" : "actual (1 = interrupted)", colour: "#111827", points: !price, values: points.map((p) => p.actual ?? null) },
         ],
       });
       const withActual = points.filter((p) => p.actual !== null && p.actual !== undefined);
-      note.append(h("p", { class: "muted" }, `${points.length} predictions of ${series.instance_type} in ${series.region}; ${withActual.length} with an actual.`));
+      note.append(h("p", { class: "muted" }, `${points.length} predictions of ${series.instance_type} in ${series.region}, plotted when they were made; ${withActual.length} with an actual.`));
     });
   }
 
