@@ -42,6 +42,7 @@ class Metrics:
     outbox: Counter
     live_dropped: Counter
     live_publish_errors: Counter
+    drift_alerts: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -112,6 +113,12 @@ class Metrics:
             live_publish_errors=Counter(
                 "skyroute_live_publish_errors_total",
                 "Stream events not published to Redis (down, slow or a full outbox)",
+                registry=registry,
+            ),
+            drift_alerts=Counter(
+                "skyroute_drift_alerts_total",
+                "Drift alerts stored, by kind (input: against the training reference; error)",
+                ["kind"],
                 registry=registry,
             ),
         )

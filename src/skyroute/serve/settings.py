@@ -189,6 +189,21 @@ class Settings(BaseSettings):
     #: Events one stream subscriber may have waiting; a subscriber that falls further behind
     #: is dropped (close code 1013) rather than slowing anyone down.
     live_queue_size: int = Field(1000, ge=1, validation_alias=_var("SKYROUTE_LIVE_QUEUE_SIZE"))
+    # --- Drift (issue 12): inputs against the bundle's training reference, errors over time --
+    #: Decisions (and actuals) per drift window: the last this many are compared.
+    drift_window_size: int = Field(
+        500, ge=20, le=100_000, validation_alias=_var("DRIFT_WINDOW_SIZE")
+    )
+    #: A feature drifts when its population stability index exceeds this ...
+    drift_psi_threshold: float = Field(
+        0.2, gt=0, le=10, validation_alias=_var("DRIFT_PSI_THRESHOLD")
+    )
+    #: ... and the two-sample Kolmogorov-Smirnov test's p-value is below this.
+    drift_p_value: float = Field(0.01, gt=0, lt=1, validation_alias=_var("DRIFT_P_VALUE"))
+    #: A process checks the tenants it stored decisions or actuals for at most this often.
+    drift_check_interval_s: float = Field(
+        5.0, gt=0, validation_alias=_var("DRIFT_CHECK_INTERVAL_SECONDS")
+    )
 
     @property
     def db_url(self) -> str:

@@ -1,0 +1,186 @@
+"""Runs the drift check off the request path and stores, counts, streams and forwards alerts.
+
+Deciding and posting actuals only *notify* the monitor (a set insert and an event, never a
+query); its thread checks each notified tenant at most every ``DRIFT_CHECK_INTERVAL_SECONDS``
+(``serve/drift.py``: one query per group and window). Any worker may check any tenant: an
+alert is inserted in its own transaction, and the unique constraint on (tenant, kind, engine,
+model version, feature, window) lets exactly one worker store it; only that worker then counts
+it (``skyroute_drift_alerts_total{kind}``), streams it (``/api/v1/ml/alerts/live``, which fans
+out to the other workers) and -- in the same transaction as the alert -- queues it for the
+central platform (outbox kind ``drift_alert``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from skyroute.serve import drift
+from skyroute.serve.auth import now
+from skyroute.serve.drift_stats import FeatureDrift, Thresholds
+from skyroute.serve.live.events import AlertEvent, alert_event_of
+from skyroute.serve.metrics import Metrics
+from skyroute.serve.outbox import alert_event
+from skyroute.serve.settings import Settings
+from skyroute.serve.tables import DriftAlert, OutboxEvent
+
+if TYPE_CHECKING:
+    from skyroute.serve.live.streams import LiveStreams
+
+log = logging.getLogger(__name__)
+
+
+def message_of(result: drift.Result, kind: str, feature: FeatureDrift, limits: Thresholds) -> str:
+    """What an alert says, in words a person on call can act on."""
+    group = result.group
+    model = f"{group.model_id}@{group.model_version}" if group.kind is not None else "no model"
+    what = (
+        f"input {feature.feature} of {model} ({group.engine})"
+        if kind == drift.INPUT
+        else f"{feature.feature} of {model} ({group.engine})"
+    )
+    against = (
+        "the bundle's training reference"
+        if kind == drift.INPUT
+        else "the earlier actuals of the same model version and engine"
+    )
+    units = "decisions" if kind == drift.INPUT else "actuals"
+    return (
+        f"{what} drifted over the last {feature.n} {units} against {against}: "
+        f"PSI {feature.psi:.3f} > {limits.psi:g} and KS p-value {feature.p_value:.2g} "
+        f"< {limits.p_value:g}"
+    )
+
+
+class DriftMonitor:
+    """The process's drift checker; :meth:`check` runs one tenant now (tests call it)."""
+
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        settings: Settings,
+        metrics: Metrics,
+        live: LiveStreams | None = None,
+    ) -> None:
+        self.sessions, self.settings, self.metrics, self.live = sessions, settings, metrics, live
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def notify(self, tenant_id: str) -> None:
+        """The tenant stored decisions or actuals: check it soon (never waits)."""
+        with self._lock:
+            self._pending.add(tenant_id)
+        self._wake.set()
+
+    def check(self, tenant_id: str) -> list[DriftAlert]:
+        """Check ``tenant_id`` now; the alerts this call stored (not those stored before)."""
+        with self.sessions() as session:
+            results = drift.check(session, tenant_id, self.settings)
+        fresh = self._candidates(tenant_id, results)
+        stored = [alert for alert in fresh if self._store(alert)]
+        for alert in stored:
+            self.metrics.drift_alerts.labels(alert.kind).inc()
+        if stored and self.live is not None:
+            events = [alert_event_of(alert, self.live.worker) for alert in stored]
+            self.live.publish_from_thread(AlertEvent.STREAM, events)
+        return stored
+
+    def _candidates(self, tenant_id: str, results: list[drift.Result]) -> list[DriftAlert]:
+        """The alerts of ``results`` not stored yet (one query for what is)."""
+        limits = drift.thresholds(self.settings)
+        moment = now()
+        alerts = []
+        for result in results:
+            group = result.group
+            for kind, feature, first, last in result.drifted:
+                window = result.window_index if kind == drift.INPUT else result.error_window_index
+                alerts.append(
+                    DriftAlert(
+                        id=str(uuid.uuid4()), tenant_id=tenant_id, created_at=moment, kind=kind,
+                        engine=group.engine, model_id=group.model_id,
+                        model_version=group.model_version, feature=feature.feature,
+                        window_index=window, psi=feature.psi, p_value=feature.p_value,
+                        threshold=limits.psi, n=feature.n, window_first_at=first,
+                        window_last_at=last, message=message_of(result, kind, feature, limits),
+                    )
+                )  # fmt: skip
+        if not alerts:
+            return []
+        with self.sessions() as session:
+            known = set(
+                session.execute(
+                    select(
+                        DriftAlert.kind, DriftAlert.engine, DriftAlert.model_id,
+                        DriftAlert.model_version, DriftAlert.feature, DriftAlert.window_index,
+                    ).where(
+                        DriftAlert.tenant_id == tenant_id,
+                        DriftAlert.window_index >= min(a.window_index for a in alerts),
+                    )
+                ).tuples()
+            )  # fmt: skip
+        return [alert for alert in alerts if _key(alert) not in known]
+
+    def _store(self, alert: DriftAlert) -> bool:
+        """Insert ``alert`` (and its outbox event); False when another worker stored it."""
+        event = alert_event(_as_dict(alert), self.settings)
+        with self.sessions() as session:
+            session.add(alert)
+            if event is not None:
+                session.add(OutboxEvent(**event))
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                return False
+        return True
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="drift-monitor", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        interval = self.settings.drift_check_interval_s
+        while not self._stop.is_set():
+            self._wake.wait()
+            started = time.monotonic()
+            with self._lock:
+                tenants, self._pending = sorted(self._pending), set()
+                self._wake.clear()
+            for tenant_id in tenants:
+                if self._stop.is_set():
+                    return
+                try:
+                    self.check(tenant_id)
+                except Exception:  # the database is away: the next notification retries
+                    log.exception("drift: checking tenant %s failed", tenant_id)
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+            self._thread = None
+
+
+def _key(alert: DriftAlert) -> tuple[str, str, str, str, str, int]:
+    return (
+        alert.kind, alert.engine, alert.model_id, alert.model_version, alert.feature,
+        alert.window_index,
+    )  # fmt: skip
+
+
+def _as_dict(alert: DriftAlert) -> dict[str, object]:
+    event = alert_event_of(alert, None)
+    return {k: v for k, v in event.__dict__.items() if k != "worker"}
