@@ -127,7 +127,7 @@ class DriftMonitor:
                         DriftAlert.tenant_id == tenant_id,
                         DriftAlert.window_index >= min(a.window_index for a in alerts),
                     )
-                ).tuples()
+                )
             )  # fmt: skip
         return [alert for alert in alerts if _key(alert) not in known]
 
