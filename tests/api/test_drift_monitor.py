@@ -81,7 +81,8 @@ def test_the_series_buckets_by_hour_and_never_invents_carbon(
     actuals = [
         {"decision_id": ids[0], "latency_ms": 100.0, "observed_at": at[0].isoformat()},
         {"decision_id": ids[1], "latency_ms": 300.0, "observed_at": at[1].isoformat()},
-        {"decision_id": ids[2], "latency_ms": 50.0, "carbon_g": 2.0, "observed_at": at[2].isoformat()},
+        {"decision_id": ids[2], "latency_ms": 50.0, "carbon_g": 2.0,
+         "observed_at": at[2].isoformat()},
     ]  # fmt: skip
     assert tenant_a.post("/api/v1/ml/actuals", json={"actuals": actuals}).status_code == 200  # type: ignore[attr-defined]
     buckets = tenant_a.get("/api/v1/ml/actuals/series").json()["buckets"]  # type: ignore[attr-defined]
