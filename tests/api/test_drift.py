@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,9 @@ def test_shifted_inputs_alert_within_one_window_and_the_control_does_not(
         "p_value", "threshold", "n", "window_first_at", "window_last_at", "message",
     }  # fmt: skip
     assert len(keys) == len(set(keys))
+    # A feature that keeps drifting alerts at most once per window's worth of decisions.
+    per_feature = Counter(x["feature"] for x in alerts_a)
+    assert max(per_feature.values()) <= 2 and len(alerts_a) >= 2
     (error_b,) = _alerts(b)
     assert (error_b["feature"], error_b["engine"]) == ("latency_error_ms", "hierarchical")
 

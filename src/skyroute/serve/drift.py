@@ -11,10 +11,12 @@ model ("-"). For each group:
 - **error**: realised minus expected latency and cost of its last ``DRIFT_WINDOW_SIZE``
   actuals against its earlier ones (up to ``EARLIER_WINDOWS`` windows back).
 
-Windows slide with every decision; they are numbered ``count // DRIFT_WINDOW_SIZE``, and an
-alert is stored once per (group, feature, window number): a drifting feature alerts at most
-once per window's worth of decisions. Everything here reads with one query per group and
-window (plus a count), never in a request's path: :mod:`skyroute.serve.drift_monitor` runs it.
+Windows slide with every decision. A drifted feature is alerted for window 1 the first time;
+after that, once a whole window of the group's decisions (or actuals) came after the last
+alerted window, for the next number: a drifting feature alerts at most once per window's worth
+of decisions, and the unique (group, feature, window number) stores it once whichever worker
+checks. Every query reads at most a few windows of rows (no count over the whole history),
+never in a request's path: :mod:`skyroute.serve.drift_monitor` runs it.
 """
 
 from __future__ import annotations
@@ -71,12 +73,8 @@ class Result:
     group: Group
     has_reference: bool
     n: int
-    #: The number of the group's current input window (decisions // window size).
-    window_index: int
-    #: The number of its current error window (actuals // window size; 0 before two windows).
-    error_window_index: int = 0
     features: list[FeatureDrift] = field(default_factory=list)
-    #: Per drifted feature: (kind, feature drift, window first/last time).
+    #: Per drifted feature: (kind, feature drift, first/last decision time of the window).
     drifted: list[tuple[str, FeatureDrift, datetime, datetime]] = field(default_factory=list)
 
 
@@ -116,10 +114,7 @@ def _check_group(
     session: Session, tenant_id: str, group: Group, size: int, limits: Thresholds
 ) -> Result:
     reference = _reference(session, tenant_id, group)
-    total = session.scalar(
-        select(func.count()).select_from(Decision).where(*group.where(tenant_id))
-    )
-    result = Result(group, reference is not None, 0, int(total or 0) // size)
+    result = Result(group, reference is not None, 0)
     if reference is not None:
         _input_drift(session, tenant_id, group, reference, size, limits, result)
     _error_drift(session, tenant_id, group, size, limits, result)
@@ -174,20 +169,16 @@ def _error_drift(
     session: Session, tenant_id: str, group: Group, size: int, limits: Thresholds, result: Result
 ) -> None:
     joined = and_(Actual.decision_id == Decision.id, *group.where(tenant_id))
-    total = int(
-        session.scalar(select(func.count()).select_from(Actual).join(Decision, joined)) or 0
-    )
-    if total < 2 * size:
-        return
     rows = session.execute(
-        select(Decision.response, Actual.latency_ms, Actual.cost_usd, Actual.observed_at)
+        select(Decision.response, Actual.latency_ms, Actual.cost_usd, Decision.created_at)
         .join(Decision, joined)
         .order_by(Decision.created_at.desc(), Decision.id.desc())
         .limit(size * (1 + EARLIER_WINDOWS))
     ).all()
-    result.error_window_index = total // size
+    if len(rows) < 2 * size:
+        return
     latest, earlier = rows[:size], rows[size:]
-    first, last = min(utc(r[3]) for r in latest), max(utc(r[3]) for r in latest)
+    first, last = utc(latest[-1][3]), utc(latest[0][3])
     for feature, column in ERROR_FEATURES.items():
         now_errors, before = _errors(latest, column), _errors(earlier, column)
         if len(now_errors) < MIN_VALUES or len(before) < MIN_VALUES:
@@ -207,3 +198,15 @@ def _errors(rows: Iterable[Any], column: str) -> list[float]:
         if realised is not None and isinstance(expected, int | float):
             out.append(float(realised) - float(expected))
     return out
+
+
+def newer_than(
+    session: Session, tenant_id: str, group: Group, kind: str, after: datetime, size: int
+) -> int:
+    """How many of the group's decisions (``kind`` error: actuals) came after ``after``,
+    counted up to ``size`` (a bounded read, however long the history)."""
+    query = select(Decision.id).where(*group.where(tenant_id), Decision.created_at > after)
+    if kind == ERROR:
+        query = query.join(Actual, Actual.decision_id == Decision.id)
+    bounded = query.limit(size).subquery()
+    return int(session.scalar(select(func.count()).select_from(bounded)) or 0)

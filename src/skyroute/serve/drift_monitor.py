@@ -17,16 +17,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from skyroute.serve import drift
 from skyroute.serve.auth import now
 from skyroute.serve.drift_stats import FeatureDrift, Thresholds
-from skyroute.serve.live.events import AlertEvent, alert_event_of
+from skyroute.serve.live.events import AlertEvent, alert_event_of, utc
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.outbox import alert_event
 from skyroute.serve.settings import Settings
@@ -97,39 +98,36 @@ class DriftMonitor:
         return stored
 
     def _candidates(self, tenant_id: str, results: list[drift.Result]) -> list[DriftAlert]:
-        """The alerts of ``results`` not stored yet (one query for what is)."""
+        """The alerts of ``results`` due now: a feature's first, or one whose whole window
+        came after the last alerted one (one query for those, a bounded count per drift)."""
+        drifted = [(r, kind, f, first, last) for r in results for kind, f, first, last in r.drifted]
+        if not drifted:
+            return []
         limits = drift.thresholds(self.settings)
+        size = self.settings.drift_window_size
         moment = now()
         alerts = []
-        for result in results:
-            group = result.group
-            for kind, feature, first, last in result.drifted:
-                window = result.window_index if kind == drift.INPUT else result.error_window_index
+        with self.sessions() as session:
+            previous = _latest_alerts(session, tenant_id)
+            for result, kind, feature, first, last in drifted:
+                group = result.group
+                key = (kind, group.engine, group.model_id, group.model_version, feature.feature)
+                window, last_at = previous.get(key, (0, None))
+                if last_at is not None and (
+                    drift.newer_than(session, tenant_id, group, kind, utc(last_at), size) < size
+                ):
+                    continue  # still the run of decisions the last alert covered
                 alerts.append(
                     DriftAlert(
                         id=str(uuid.uuid4()), tenant_id=tenant_id, created_at=moment, kind=kind,
                         engine=group.engine, model_id=group.model_id,
                         model_version=group.model_version, feature=feature.feature,
-                        window_index=window, psi=feature.psi, p_value=feature.p_value,
+                        window_index=window + 1, psi=feature.psi, p_value=feature.p_value,
                         threshold=limits.psi, n=feature.n, window_first_at=first,
                         window_last_at=last, message=message_of(result, kind, feature, limits),
                     )
                 )  # fmt: skip
-        if not alerts:
-            return []
-        with self.sessions() as session:
-            known = set(
-                session.execute(
-                    select(
-                        DriftAlert.kind, DriftAlert.engine, DriftAlert.model_id,
-                        DriftAlert.model_version, DriftAlert.feature, DriftAlert.window_index,
-                    ).where(
-                        DriftAlert.tenant_id == tenant_id,
-                        DriftAlert.window_index >= min(a.window_index for a in alerts),
-                    )
-                )
-            )  # fmt: skip
-        return [alert for alert in alerts if _key(alert) not in known]
+        return alerts
 
     def _store(self, alert: DriftAlert) -> bool:
         """Insert ``alert`` (and its outbox event); False when another worker stored it."""
@@ -174,11 +172,23 @@ class DriftMonitor:
             self._thread = None
 
 
-def _key(alert: DriftAlert) -> tuple[str, str, str, str, str, int]:
-    return (
-        alert.kind, alert.engine, alert.model_id, alert.model_version, alert.feature,
-        alert.window_index,
-    )  # fmt: skip
+def _latest_alerts(
+    session: Session, tenant_id: str
+) -> dict[tuple[str, str, str, str, str], tuple[int, datetime]]:
+    """Per (kind, engine, model id, version, feature): its last window number and end."""
+    rows = session.execute(
+        select(
+            DriftAlert.kind, DriftAlert.engine, DriftAlert.model_id, DriftAlert.model_version,
+            DriftAlert.feature, func.max(DriftAlert.window_index),
+            func.max(DriftAlert.window_last_at),
+        )
+        .where(DriftAlert.tenant_id == tenant_id)
+        .group_by(
+            DriftAlert.kind, DriftAlert.engine, DriftAlert.model_id, DriftAlert.model_version,
+            DriftAlert.feature,
+        )
+    ).all()  # fmt: skip
+    return {(r[0], r[1], r[2], r[3], r[4]): (int(r[5]), r[6]) for r in rows}
 
 
 def _as_dict(alert: DriftAlert) -> dict[str, object]:

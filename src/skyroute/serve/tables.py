@@ -158,9 +158,9 @@ class Actual(Base):
 class DriftAlert(Base):
     """A feature (input) or an error of one model version and engine that drifted in one window.
 
-    ``window_index`` numbers the group's windows (its decisions, or actuals, so far divided by the
-    window size): the unique constraint stores an alert once per window however many workers
-    check it at the same time. ``model_id`` and ``model_version`` are "-" for decisions made
+    ``window_index`` numbers a feature's alerted windows (1, then one more each time a whole
+    window of decisions, or actuals, came after the last alerted one): the unique constraint
+    stores an alert once per window however many workers check it at the same time. ``model_id`` and ``model_version`` are "-" for decisions made
     without a model (error drift of an engine alone).
     """
 
