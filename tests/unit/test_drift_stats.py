@@ -106,3 +106,14 @@ def test_a_bundle_with_a_broken_reference_is_refused_when_read(tmp_path: Path) -
     (folder / "bundle.json").write_text(json.dumps(raw))
     with pytest.raises(BundleError, match="non-decreasing"):
         read_bundle(folder)
+
+
+def test_bundle_inspect_shows_the_reference(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from skyroute.cli.main import app
+
+    folder = mlp_bundle(tmp_path / "b", n_in=50, reference=profile_reference(n=3_000))
+    shown = CliRunner().invoke(app, ["bundle", "inspect", str(folder)], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "3000 training rows: duration_ms, memory_mb, payload_kb, rate_per_min" in shown.output

@@ -160,8 +160,9 @@ class DriftAlert(Base):
 
     ``window_index`` numbers a feature's alerted windows (1, then one more each time a whole
     window of decisions, or actuals, came after the last alerted one): the unique constraint
-    stores an alert once per window however many workers check it at the same time. ``model_id`` and ``model_version`` are "-" for decisions made
-    without a model (error drift of an engine alone).
+    stores an alert once per window however many workers check it at the same time.
+    ``model_id`` and ``model_version`` are "-" for decisions made without a model (error drift
+    of an engine alone).
     """
 
     __tablename__ = "drift_alerts"
