@@ -80,6 +80,8 @@ class DriftMonitor:
 
     def notify(self, tenant_id: str) -> None:
         """The tenant stored decisions or actuals: check it soon (never waits)."""
+        if tenant_id in self._pending:  # already due (a racy read: at worst one more lock)
+            return
         with self._lock:
             self._pending.add(tenant_id)
         self._wake.set()
