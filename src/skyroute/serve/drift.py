@@ -171,6 +171,7 @@ def _error_drift(
     joined = and_(Actual.decision_id == Decision.id, *group.where(tenant_id))
     rows = session.execute(
         select(Decision.response, Actual.latency_ms, Actual.cost_usd, Decision.created_at)
+        .select_from(Actual)
         .join(Decision, joined)
         .order_by(Decision.created_at.desc(), Decision.id.desc())
         .limit(size * (1 + EARLIER_WINDOWS))
