@@ -32,8 +32,12 @@ def mlp_bundle(
     version: str = "1",
     bias: list[float] | None = None,
     contract: bool = True,
+    reference: dict[str, Any] | None = None,
 ) -> Path:
     """A safetensors MLP; ``bias`` on the last layer steers which output wins.
+
+    ``reference`` is the training reference written into the manifest (see
+    :func:`profile_reference` for one over the /decide profile fields).
 
     A placement kind carries the server's observation contract (``n_in`` must then be its
     width: 50 strategic, 115 tactical) unless ``contract`` is False (a bundle from before
@@ -57,8 +61,28 @@ def mlp_bundle(
         trained_until="2026-10-31", model_file=model, **_io(n_in, n_out),
         features=observation.features if observation else (),
         observation=observation.manifest_entry() if observation else None,
+        reference=reference,
     )  # fmt: skip
     return out
+
+
+def profile_sample(n: int, seed: int = 0, shift: float = 1.0) -> dict[str, np.ndarray]:
+    """``n`` function profiles (duration_ms, memory_mb, payload_kb, rate_per_min), each field
+    log-normal; ``shift`` multiplies every value (1: the training distribution)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "duration_ms": shift * rng.lognormal(np.log(120.0), 0.5, n),
+        "memory_mb": shift * rng.lognormal(np.log(180.0), 0.3, n),
+        "payload_kb": shift * rng.lognormal(np.log(4.0), 0.6, n),
+        "rate_per_min": shift * rng.lognormal(np.log(30.0), 0.5, n),
+    }
+
+
+def profile_reference(n: int = 5_000, seed: int = 0) -> dict[str, Any]:
+    """A training reference over the /decide profile fields (what a hierarchy export writes)."""
+    from skyroute.bundles.reference import input_reference
+
+    return input_reference(profile_sample(n, seed), seed=seed)
 
 
 def onnx_bundle(out: Path) -> tuple[Path, Any]:

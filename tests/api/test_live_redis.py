@@ -135,3 +135,36 @@ def test_a_prediction_on_one_app_reaches_a_client_of_another(tmp_path: Path) -> 
             event = json.loads(ws.receive_text())
         assert (event["tenant_id"], event["instance_type"]) == (tenant.tenant_id, "m5.large")
         assert event["worker"] == first.app.state.skyroute.live.worker  # type: ignore[attr-defined]
+
+
+def test_a_drift_alert_stored_by_one_app_reaches_a_client_of_another(tmp_path: Path) -> None:
+    """The alerts stream rides the same hub and Redis channel as the other two."""
+    from test_drift import _alerts, _decide, _with_model
+
+    channel = f"skyroute-test-{uuid.uuid4().hex[:8]}"
+
+    def settings() -> Settings:
+        return Settings(
+            data_dir=tmp_path,
+            database_url=f"sqlite:///{tmp_path / 'skyroute.db'}",
+            admin_token=ADMIN_TOKEN,
+            gap_filler_enabled=False,
+            local_prediction_store="redis",
+            live_channel=channel,
+            drift_window_size=40,
+        )
+
+    with TestClient(create_app(settings())) as first, TestClient(create_app(settings())) as second:
+        _wait_for_listeners(channel, 2)
+        first.app.state.skyroute.world_build.get()  # type: ignore[attr-defined]
+        for app in (first, second):
+            app.app.state.skyroute.drift.close()  # type: ignore[attr-defined]  # only first checks
+        tenant = make_tenant(first, "watched")
+        _with_model(tenant, tmp_path)
+        with second.websocket_connect(f"/api/v1/ml/alerts/live?api_key={tenant.key}") as ws:
+            _decide(tenant, 40, seed=7, shift=3.0)
+            stored = first.app.state.skyroute.drift.check(tenant.tenant_id)  # type: ignore[attr-defined]
+            assert stored
+            event = json.loads(ws.receive_text())
+        assert event["id"] in {alert["id"] for alert in _alerts(tenant)}
+        assert event["worker"] == first.app.state.skyroute.live.worker  # type: ignore[attr-defined]

@@ -57,6 +57,20 @@ def test_placement_layers_record_the_observation_they_were_trained_on(bundles: P
     assert read_bundle(bundles / "forecast").manifest.observation == {}
 
 
+def test_placement_layers_carry_the_training_reference_of_the_request_profiles(
+    bundles: Path,
+) -> None:
+    from skyroute.bundles.reference import PROFILE_FEATURES
+
+    strategic = read_bundle(bundles / "strategic").manifest.reference
+    assert set(strategic["features"]) == set(PROFILE_FEATURES) and strategic["n"] > 1000
+    assert read_bundle(bundles / "tactical").manifest.reference == strategic
+    for entry in strategic["features"].values():
+        assert entry["quantiles"][0] <= np.median(entry["sample"]) <= entry["quantiles"][-1]
+    # The forecaster reads call counts, not profiles: it has no profile reference.
+    assert read_bundle(bundles / "forecast").manifest.reference == {}
+
+
 def test_forecast_bundle_takes_raw_counts_and_returns_a_rate(bundles: Path) -> None:
     predictor = read_bundle(bundles / "forecast").predictor()
     busy = predictor.predict(np.full((1, 12), 30.0, dtype=np.float32))

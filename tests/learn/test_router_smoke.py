@@ -83,6 +83,9 @@ def test_a_tiny_run_reports_and_exports_the_chosen_model(small_run: Path) -> Non
     assert manifest.params["hyper_parameters"]
     assert {"numpy", "scikit-learn", "lightgbm"} <= set(manifest.libraries)
     assert manifest.data_fingerprint == metrics["dataset"]["fingerprint"]
+    assert set(manifest.reference["features"]) == {
+        "duration_ms", "memory_mb", "payload_kb", "rate_per_min",
+    }  # fmt: skip
 
     # The bundle holds the evaluated model: its held-out accuracy is the report's.
     trace = subsample_functions(load(SPEC, 0), MAX_ROWS, 15.0, 0)

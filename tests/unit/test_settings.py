@@ -49,6 +49,10 @@ def test_no_environment_means_defaults_that_need_nothing_installed() -> None:
         ("GAP_FILLER_HISTORIC_DAYS_MAX", "30", "gap_filler_historic_days_max", 30),
         ("GAP_FILLER_RUN_ON_STARTUP", "1", "gap_filler_run_on_startup", True),
         ("GAP_FILLER_LEASE_SECONDS", "15", "gap_filler_lease_seconds", 15),
+        ("DRIFT_WINDOW_SIZE", "200", "drift_window_size", 200),
+        ("DRIFT_PSI_THRESHOLD", "0.25", "drift_psi_threshold", 0.25),
+        ("DRIFT_P_VALUE", "0.05", "drift_p_value", 0.05),
+        ("DRIFT_CHECK_INTERVAL_SECONDS", "30", "drift_check_interval_s", 30.0),
     ],
 )  # fmt: skip
 def test_each_variable_sets_its_setting(
@@ -159,3 +163,18 @@ def test_development_accepts_placeholders_and_a_blank_token_disables_admin() -> 
     assert Settings.from_env({"SKYROUTE_ADMIN_TOKEN": "changeme"}).admin_token == "changeme"
     assert Settings.from_env({"SKYROUTE_ADMIN_TOKEN": ""}).admin_token is None
     assert Settings(admin_token="  ").admin_token is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DRIFT_WINDOW_SIZE", "5", "DRIFT_WINDOW_SIZE=5 is below 20"),
+        ("DRIFT_PSI_THRESHOLD", "0", "DRIFT_PSI_THRESHOLD=0 is below 0"),
+        ("DRIFT_P_VALUE", "1", "DRIFT_P_VALUE=1 is above 1"),
+        ("DRIFT_P_VALUE", "often", "DRIFT_P_VALUE='often' is not a number"),
+    ],
+)
+def test_drift_settings_are_validated(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as caught:
+        Settings.from_env({variable: value})
+    assert variable in caught.value.fix

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from skyroute.bundles.errors import BundleError, UnsafeBundleError
+from skyroute.bundles.reference import check_reference
 from skyroute.errors import UnknownNameError
 
 __all__ = [
@@ -66,6 +67,7 @@ OPTIONAL = (
     "data_fingerprint",
     "normalisation",
     "observation",
+    "reference",
     "unsafe",
 )
 FIELDS = (*REQUIRED, "inputs", "outputs", "files", *OPTIONAL)
@@ -106,6 +108,9 @@ class Manifest:
     #: The observation contract the model was trained on ({name, version}; the column names
     #: are ``features``), for kinds whose input is an environment's observation.
     observation: dict[str, Any] = field(default_factory=dict)
+    #: The training inputs' distribution ({n, features: {name: {quantiles, sample}}}), what
+    #: the server's input drift compares with (``skyroute.bundles.reference``); {} for none.
+    reference: dict[str, Any] = field(default_factory=dict)
     unsafe: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +119,8 @@ class Manifest:
         out["inputs"] = [asdict(t) | {"shape": list(t.shape)} for t in self.inputs]
         out["outputs"] = [asdict(t) | {"shape": list(t.shape)} for t in self.outputs]
         out["features"] = list(self.features)
+        if not self.reference:  # bundles without one read and write as they always did
+            del out["reference"]
         return out
 
     def to_json(self) -> str:
@@ -163,6 +170,7 @@ class Manifest:
             data_fingerprint=_string(raw, "data_fingerprint", required=False),
             normalisation=_normalisation(raw.get("normalisation", {}), inputs),
             observation=_observation(raw.get("observation", {}), features),
+            reference=check_reference(raw.get("reference")),
             unsafe=_flag(raw.get("unsafe", False)),
         )
 

@@ -43,14 +43,17 @@ def write_bundle(
     data_fingerprint: str = "",
     normalisation: Mapping[str, Any] | None = None,
     observation: Mapping[str, Any] | None = None,
+    reference: Mapping[str, Any] | None = None,
     created_at: str | None = None,
 ) -> Manifest:
     """Write ``files`` (bundle name -> source path or bytes) and bundle.json into ``out_dir``.
 
     ``model_file`` names the file the model loads from: a key of ``files``, or a source
     ``Path`` copied in under its own name (as are ``extra_files``); it may be left out when the
-    bundle holds one file. The manifest gets the same validation a reader applies, and
-    pickle-based content is refused, before anything becomes visible.
+    bundle holds one file. ``reference`` is the training inputs' distribution
+    (:func:`skyroute.bundles.reference.input_reference`), what the server's drift check reads.
+    The manifest gets the same validation a reader applies, and pickle-based content is
+    refused, before anything becomes visible.
     """
     sources: dict[str, Path | bytes] = dict(files or {})
     if isinstance(model_file, Path):
@@ -82,6 +85,7 @@ def write_bundle(
             "data_fingerprint": data_fingerprint,
             "normalisation": dict(normalisation or {}),
             "observation": dict(observation or {}),
+            "reference": dict(reference or {}),
         }
         if model_file is not None:
             raw["model_file"] = model_file

@@ -64,6 +64,13 @@ def inspect(path: Path = PATH_ARGUMENT) -> None:
         table.add_row("metrics", ", ".join(f"{k}={v}" for k, v in m.metrics.items()) or "-")
         table.add_row("libraries", ", ".join(f"{k} {v}" for k, v in m.libraries.items()) or "-")
         table.add_row("normalisation", "mean/std per column" if m.normalisation else "-")
+        reference = m.reference
+        table.add_row(
+            "reference",
+            f"{reference['n']} training rows: {', '.join(reference['features'])}"
+            if reference
+            else "- (no input drift on the server)",
+        )
         for name, digest in sorted(m.files.items()):
             table.add_row(f"file {name}" + (" (model)" if name == m.model_file else ""), digest)
         console.print(table)

@@ -22,6 +22,7 @@ from skyroute import __version__
 from skyroute.learn.config import HierarchyConfig
 from skyroute.learn.export import export_onnx
 from skyroute.world.observations import ObservationContract
+from skyroute.world.requests import Requests
 from skyroute.world.traces.schema import Trace, time_slice
 
 Progress = Callable[[str, int, int], None]
@@ -385,8 +386,12 @@ def export_layer(
     data: str,
     metrics: dict[str, Any],
     observation: ObservationContract | None = None,
+    reference: dict[str, Any] | None = None,
 ) -> Path:
     """ONNX export, checked against PyTorch, written as a bundle in ``out_dir/name``.
+
+    ``reference`` is the distribution of the request profiles the layer was trained on
+    (:func:`profile_reference`), which the server's input drift check compares with.
 
     A layer that reads an environment's observation records its ``observation`` contract
     (feature names and version), so a server refuses the bundle once its own code builds a
@@ -424,5 +429,22 @@ def export_layer(
             libraries=_libraries(),
             code_version=__version__,
             data_fingerprint=data,
+            reference=reference,
         )
     return out_dir / name
+
+
+def profile_reference(requests: Requests, seed: int) -> dict[str, Any]:
+    """The training reference of the /decide profile fields: what each training request
+    carried (its function's mean duration and payload, p95 footprint and call rate)."""
+    from skyroute.bundles.reference import input_reference
+
+    return input_reference(
+        {
+            "duration_ms": requests.expected.duration_ms,
+            "memory_mb": requests.expected.memory_mb,
+            "payload_kb": requests.expected.payload_kb,
+            "rate_per_min": requests.rate_per_min,
+        },
+        seed=seed,
+    )

@@ -21,6 +21,7 @@ from skyroute.learn.hierarchy import (
     Progress,
     export_layer,
     fingerprint,
+    profile_reference,
     split_by_time,
     strategic_module,
     tactical_module,
@@ -121,7 +122,9 @@ def train_hierarchy(
     timings["forecast_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    rates = forecast_rates(TorchPredictor(forecaster), requests_from_trace(train, world))
+    train_requests = requests_from_trace(train, world)
+    reference = profile_reference(train_requests, config.seed)
+    rates = forecast_rates(TorchPredictor(forecaster), train_requests)
     data = build_env_data(train, world, Objective(), config.seed, rates)
     # Some training functions are never fitted on: they choose each fit's epoch and the margin.
     checking = validation_functions(train, config.validation_share)
@@ -159,14 +162,14 @@ def train_hierarchy(
         module=strategic_module(strategic, margin),
         n_inputs=s_probe.shape[1], n_outputs=3, probe=s_probe, config=config, until=until,
         data=data_id, metrics={"fit_samples": len(rows), "train_steps": config.dqn_steps},
-        observation=strategic_contract(world.providers),
+        observation=strategic_contract(world.providers), reference=reference,
     )  # fmt: skip
     export_layer(
         out_dir, name="tactical", kind="placement.tactical",
         module=tactical_module(tactical, margin),
         n_inputs=t_probe.shape[1], n_outputs=CANDIDATES_PER_PROVIDER, probe=t_probe,
         config=config, until=until, data=data_id, observation=tactical_contract(),
-        metrics={"fit_samples": len(rows), "train_steps": config.ppo_steps},
+        reference=reference, metrics={"fit_samples": len(rows), "train_steps": config.ppo_steps},
     )  # fmt: skip
     export_layer(
         out_dir, name="forecast", kind="forecast.load", module=forecaster, n_inputs=config.window,

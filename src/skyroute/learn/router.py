@@ -218,6 +218,7 @@ def export(
     params: dict[str, Any],
     libraries: dict[str, str],
     data_fingerprint: str,
+    reference: dict[str, Any] | None = None,
 ) -> Path:
     """The chosen model as a bundle: native booster format, else ONNX."""
     import tempfile
@@ -260,5 +261,6 @@ def export(
             libraries=libraries,
             code_version=__version__,
             data_fingerprint=data_fingerprint,
+            reference=reference,
         )
     return out_dir / "router"

@@ -141,7 +141,24 @@ def _prepare(config: RouterConfig) -> tuple[Trace, World, RouterData, float]:
     return trace, world, data, cut
 
 
-def _export(run: RouterRun, train: pd.DataFrame, trace: Trace, cut: float, out_dir: Path) -> None:
+def training_reference(trace: Trace, world: World, cut: float, seed: int) -> dict[str, Any]:
+    """The /decide profile fields of the calls before the holdout cut (the input drift check's
+    reference in the bundle)."""
+    from skyroute.learn.hierarchy import profile_reference
+    from skyroute.world.requests import requests_from_trace
+    from skyroute.world.traces.schema import time_slice
+
+    return profile_reference(requests_from_trace(time_slice(trace, 0.0, cut), world), seed)
+
+
+def _export(
+    run: RouterRun,
+    train: pd.DataFrame,
+    trace: Trace,
+    cut: float,
+    out_dir: Path,
+    reference: dict[str, Any],
+) -> None:
     from skyroute.learn import router
     from skyroute.learn.hierarchy import trained_until
 
@@ -167,6 +184,7 @@ def _export(run: RouterRun, train: pd.DataFrame, trace: Trace, cut: float, out_d
         },
         libraries=router.libraries_used(run.config["families"], router.export_format(best)),
         data_fingerprint=run.dataset["fingerprint"],
+        reference=reference,
     )
 
 
@@ -206,7 +224,7 @@ def train_router(
     )  # fmt: skip
     write_plots(run, test["label_container"].to_numpy(), out_dir, seed)
     write_report(run, out_dir)
-    _export(run, train, trace, cut, out_dir)
+    _export(run, train, trace, cut, out_dir, training_reference(trace, world, cut, seed))
     return {
         "chosen": best.name,
         "accuracy": round(best.metrics["accuracy"], 4),

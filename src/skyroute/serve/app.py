@@ -17,6 +17,7 @@ from skyroute.serve.admission import Admission, install_pool_timeout
 from skyroute.serve.dashboard import install_dashboard
 from skyroute.serve.db import make_engine, migrate, session_factory
 from skyroute.serve.docs_ui import install_docs
+from skyroute.serve.drift_monitor import DriftMonitor
 from skyroute.serve.engines.contract import EngineMeta
 from skyroute.serve.engines.registry import active_engines
 from skyroute.serve.gate import AuthGate
@@ -61,8 +62,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
     from skyroute.serve.routes import (
         actuals,
+        actuals_series,
         admin,
         decide,
+        drift,
         engines,
         gapfill,
         health,
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     # SQLite commits are local file appends: done on the loop, they never wait for the GIL.
     state.writer = GroupCommitWriter(db, inline=db.dialect.name == "sqlite")
     state.live = LiveStreams.create(settings, state.metrics)
+    monitor = state.drift = DriftMonitor(sessions, settings, state.metrics, state.live)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             await state.live.start()
         if settings.live_prediction_interval_s > 0:
             state.start_live_scheduler()  # after the streams: its predictions are published
+        monitor.start()
         yield
         if state.live is not None:
             await state.live.close()
@@ -130,8 +135,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     errors.install(app)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
     routers = (
-        decide, health, admin, models, engines, route, gapfill, spot, actuals, live, predictions,
-        recent,
+        decide, health, admin, models, engines, route, gapfill, spot, actuals, actuals_series,
+        drift, live, predictions, recent,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)

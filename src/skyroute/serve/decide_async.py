@@ -80,9 +80,12 @@ async def decide_async(
 
 
 def _publish(state: AppState, prepared: Prepared) -> None:
-    """The stored decisions to the live streams (after the commit; never waits)."""
+    """The stored decisions to the live streams and the drift monitor (after the commit;
+    never waits)."""
     if state.live is not None:
         state.live.publish(prepared.rows)
+    if prepared.rows:
+        state.notify_drift(str(prepared.rows[0]["tenant_id"]))
 
 
 def _inline(

@@ -43,6 +43,7 @@ class Metrics:
     live_dropped: Counter
     live_publish_errors: Counter
     live_predictions: Counter
+    drift_alerts: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -119,6 +120,12 @@ class Metrics:
                 "skyroute_live_predictions_total",
                 "Live predictions stored, and live series whose prediction failed, by outcome",
                 ["outcome"],
+                registry=registry,
+            ),
+            drift_alerts=Counter(
+                "skyroute_drift_alerts_total",
+                "Drift alerts stored, by kind (input: against the training reference; error)",
+                ["kind"],
                 registry=registry,
             ),
         )

@@ -1,4 +1,5 @@
-"""Decisions forwarded to a central platform through a persisted outbox (``CENTRAL_PLATFORM_URL``).
+"""Decisions and drift alerts forwarded to a central platform through a persisted outbox
+(``CENTRAL_PLATFORM_URL``).
 
 The transactional-outbox pattern: each decision's event is inserted in the *same* transaction
 as the decision, so an acknowledged decision always has its event (nothing is lost on a crash
@@ -8,7 +9,8 @@ CENTRAL_PLATFORM_API_KEY``) and marks them delivered on a 2xx answer; a failure 
 schedules the batch again with exponential backoff. Deciding never waits for the platform.
 
 Delivery is at least once: a crash between the platform's 2xx and the commit that marks the
-batch sends it again, so receivers deduplicate on ``event_id`` (the decision's id). On
+batch sends it again, so receivers deduplicate on ``event_id`` (the decision's or alert's id),
+and tell the two apart by ``kind`` ("decision", "drift_alert"). On
 PostgreSQL, workers claim batches with ``FOR UPDATE SKIP LOCKED`` so two never send the same
 batch at once.
 """
@@ -31,6 +33,7 @@ from skyroute.serve.tables import OutboxEvent
 
 log = logging.getLogger(__name__)
 DECISION = "decision"
+DRIFT_ALERT = "drift_alert"
 
 
 def decision_events(
@@ -60,6 +63,27 @@ def decision_events(
         }
         for row in rows
     ]
+
+
+def alert_event(alert: dict[str, Any], settings: Settings) -> dict[str, Any] | None:
+    """The outbox row (column values) for a drift alert (``AlertEvent`` fields, less the
+    worker); None without a central platform. Stored in the alert's own transaction."""
+    if not settings.central_platform_url:
+        return None
+    created = datetime.fromisoformat(alert["created_at"])
+    payload = {k: v for k, v in alert.items() if k != "worker"}
+    return {
+        "event_id": alert["id"],
+        "tenant_id": alert["tenant_id"],
+        "kind": DRIFT_ALERT,
+        "payload": {"event_id": alert["id"], **payload, "alert_kind": alert["kind"]}
+        | {"kind": DRIFT_ALERT},
+        "created_at": created,
+        "attempts": 0,
+        "next_attempt_at": created,
+        "delivered_at": None,
+        "last_error": None,
+    }
 
 
 def backoff(attempts: int, settings: Settings) -> timedelta:

@@ -450,6 +450,9 @@ class ActualIn(Strict):
     latency_ms: float | None = Field(None, ge=0, allow_inf_nan=False)
     cold_start: bool | None = None
     interrupted: bool | None = None
+    carbon_g: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Realised carbon, when you measure it."
+    )
     observed_at: Moment | None = Field(None, description="When it ran (default: now).")
 
 
@@ -557,3 +560,78 @@ class LiveSeriesOut(BaseModel):
 class PredictionSeriesListOut(BaseModel):
     series: list[PredictionSeriesOut]
     live_series: list[LiveSeriesOut]
+
+
+# --- drift and error over time -------------------------------------------------------------
+
+
+class SeriesBucket(BaseModel):
+    start: str = Field(
+        description="The bucket's start (UTC, ISO 8601), by the actuals' observed_at."
+    )
+    engine: str
+    model_versions: str = Field(description="The layers' model@version, or '-' for none.")
+    n: int
+    expected_cost_usd: float | None
+    realised_cost_usd: float | None
+    expected_latency_ms: float | None
+    realised_latency_ms: float | None
+    expected_carbon_g: float | None
+    realised_carbon_g: float | None = Field(
+        description="Null when no actual of it posted carbon_g."
+    )
+    latency_error_ms: float | None = Field(description="Mean realised minus expected latency.")
+
+
+class ActualsSeriesOut(BaseModel):
+    buckets: list[SeriesBucket]
+
+
+# --- drift ---------------------------------------------------------------------------------
+
+
+class DriftAlertOut(BaseModel):
+    id: str
+    created_at: str
+    kind: Literal["input", "error"]
+    engine: str
+    model_id: str = Field(description="'-' for decisions made without a model.")
+    model_version: str
+    feature: str
+    psi: float | None
+    p_value: float
+    threshold: float = Field(description="The PSI threshold the feature exceeded.")
+    n: int = Field(description="Values in the window (decisions, or actuals for error drift).")
+    window_first_at: str
+    window_last_at: str
+    message: str
+
+
+class DriftAlertsOut(BaseModel):
+    alerts: list[DriftAlertOut]
+
+
+class FeatureDriftOut(BaseModel):
+    feature: str
+    psi: float | None
+    p_value: float | None
+    drifted: bool
+
+
+class ModelDriftOut(BaseModel):
+    engine: str
+    model_id: str
+    model_version: str
+    has_reference: bool = Field(
+        description="False: the bundle carries no training reference (no input drift)."
+    )
+    n: int = Field(description="Decisions in the current input window.")
+    features: list[FeatureDriftOut]
+    note: str | None = Field(None, description="Why a check is missing, when one is.")
+
+
+class DriftStatusOut(BaseModel):
+    window_size: int
+    psi_threshold: float
+    p_value: float
+    models: list[ModelDriftOut]

@@ -195,6 +195,21 @@ class Settings(BaseSettings):
     live_prediction_interval_s: float = Field(
         300.0, ge=0, validation_alias=_var("LIVE_PREDICTION_INTERVAL_SECONDS")
     )
+    # --- Drift (issue 12): inputs against the bundle's training reference, errors over time --
+    #: Decisions (and actuals) per drift window: the last this many are compared.
+    drift_window_size: int = Field(
+        500, ge=20, le=100_000, validation_alias=_var("DRIFT_WINDOW_SIZE")
+    )
+    #: A feature drifts when its population stability index exceeds this ...
+    drift_psi_threshold: float = Field(
+        0.2, gt=0, le=10, validation_alias=_var("DRIFT_PSI_THRESHOLD")
+    )
+    #: ... and the two-sample Kolmogorov-Smirnov test's p-value is below this.
+    drift_p_value: float = Field(0.01, gt=0, lt=1, validation_alias=_var("DRIFT_P_VALUE"))
+    #: A process checks the tenants it stored decisions or actuals for at most this often.
+    drift_check_interval_s: float = Field(
+        5.0, gt=0, validation_alias=_var("DRIFT_CHECK_INTERVAL_SECONDS")
+    )
 
     @property
     def db_url(self) -> str:

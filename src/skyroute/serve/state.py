@@ -21,6 +21,7 @@ from skyroute.world.model import World
 
 if TYPE_CHECKING:
     from skyroute.gapfill.worker import BackgroundWorker
+    from skyroute.serve.drift_monitor import DriftMonitor
     from skyroute.serve.engines.sandbox import EngineSandbox
     from skyroute.serve.live.streams import LiveStreams
     from skyroute.serve.live_rounds import LiveScheduler
@@ -102,6 +103,8 @@ class AppState:
     live_scheduler: LiveScheduler | None = None
     writer: GroupCommitWriter | None = None
     live: LiveStreams | None = None
+    #: Checks drift off the request path (``serve/drift_monitor.py``).
+    drift: DriftMonitor | None = None
     selections: SelectionCache = field(default_factory=SelectionCache)
     #: Greedy answers per distinct request and hour (``serve/memo.py``).
     memo: Memo[Any] = field(default_factory=Memo)
@@ -160,6 +163,11 @@ class AppState:
         self.live_scheduler = LiveScheduler(self, self.settings.live_prediction_interval_s)
         self.live_scheduler.start()
 
+    def notify_drift(self, tenant_id: str) -> None:
+        """The tenant stored decisions or actuals: its drift is checked soon (never waits)."""
+        if self.drift is not None:
+            self.drift.notify(tenant_id)
+
     def nudge_gap_filler(self) -> None:
         if self.gap_filler is not None:
             self.gap_filler.nudge()
@@ -167,6 +175,8 @@ class AppState:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()  # commits what is queued first
+        if self.drift is not None:
+            self.drift.close()
         if self.gap_filler is not None:
             self.gap_filler.close()
             self.gap_filler = None

@@ -150,8 +150,46 @@ class Actual(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
     cold_start: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     interrupted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    #: Realised carbon, when the caller measures it (null otherwise: never invented).
+    carbon_g: Mapped[float | None] = mapped_column(Float, nullable=True)
     observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DriftAlert(Base):
+    """A feature (input) or an error of one model version and engine that drifted in one window.
+
+    ``window_index`` numbers a feature's alerted windows (1, then one more each time a whole
+    window of decisions, or actuals, came after the last alerted one): the unique constraint
+    stores an alert once per window however many workers check it at the same time.
+    ``model_id`` and ``model_version`` are "-" for decisions made without a model (error drift
+    of an engine alone).
+    """
+
+    __tablename__ = "drift_alerts"
+    __table_args__ = (
+        UniqueConstraint(
+            "tenant_id", "kind", "engine", "model_id", "model_version", "feature", "window_index"
+        ),
+        Index("ix_drift_alerts_tenant", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(10))  # input | error
+    engine: Mapped[str] = mapped_column(String(100))
+    model_id: Mapped[str] = mapped_column(String(100))
+    model_version: Mapped[str] = mapped_column(String(50))
+    feature: Mapped[str] = mapped_column(String(60))
+    window_index: Mapped[int] = mapped_column(Integer)
+    psi: Mapped[float | None] = mapped_column(Float, nullable=True)
+    p_value: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    window_first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    message: Mapped[str] = mapped_column(Text)
 
 
 class OutboxEvent(Base):

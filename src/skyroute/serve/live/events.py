@@ -1,4 +1,5 @@
-"""The events the streams send, and the filters a subscriber chose, one pair per stream.
+"""The events the streams send, and the filters a subscriber chose, one pair per stream
+(decisions, predictions, drift alerts).
 
 Every event and every filter names its stream (``STREAM``): the hub keeps subscribers per
 stream and tenant, and the Redis fan-out says which stream a message carries, so one hub and
@@ -17,12 +18,16 @@ import orjson
 from skyroute.errors import UnknownNameError
 
 if TYPE_CHECKING:
-    from skyroute.serve.tables import SpotRecord
+    from skyroute.serve.tables import DriftAlert, SpotRecord
 
 #: The query parameters the decision stream filters on (each optional, matched exactly).
 FILTER_PARAMS = ("engine", "provider", "region")
 #: The query parameters the prediction stream filters on.
 PREDICTION_FILTER_PARAMS = ("instance_type", "region")
+#: The query parameters the alert stream filters on.
+ALERT_FILTER_PARAMS = ("kind", "engine")
+#: The kinds of drift alert.
+ALERT_KINDS = ("input", "error")
 
 
 class LiveEvent(Protocol):
@@ -210,10 +215,90 @@ class PredictionFilters:
         return cls(**values)
 
 
+@dataclass(frozen=True)
+class AlertEvent:
+    """One stored drift alert (``serve/drift_monitor.py``); ``id`` is the alert id (the
+    cursor). Its fields are the ``drift_alerts`` columns as ``GET /drift/alerts`` shows them."""
+
+    STREAM: ClassVar[str] = "alerts"
+
+    id: str
+    tenant_id: str
+    created_at: str
+    kind: str
+    engine: str
+    model_id: str
+    model_version: str
+    feature: str
+    psi: float | None
+    p_value: float
+    threshold: float
+    n: int
+    window_first_at: str
+    window_last_at: str
+    message: str
+    #: The process that stored the alert (None when replayed from the database).
+    worker: str | None
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AlertEvent:
+        return cls(**data)
+
+
+def alert_event_of(alert: DriftAlert, worker: str | None) -> AlertEvent:
+    """The event of a ``drift_alerts`` row (a new one or one read back)."""
+    return AlertEvent(
+        id=alert.id,
+        tenant_id=alert.tenant_id,
+        created_at=utc(alert.created_at).isoformat(),
+        kind=alert.kind,
+        engine=alert.engine,
+        model_id=alert.model_id,
+        model_version=alert.model_version,
+        feature=alert.feature,
+        psi=alert.psi,
+        p_value=alert.p_value,
+        threshold=alert.threshold,
+        n=alert.n,
+        window_first_at=utc(alert.window_first_at).isoformat(),
+        window_last_at=utc(alert.window_last_at).isoformat(),
+        message=alert.message,
+        worker=worker,
+    )
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    """What an alert subscriber wants to see (None: everything)."""
+
+    STREAM: ClassVar[str] = "alerts"
+
+    kind: str | None = None
+    engine: str | None = None
+
+    def matches(self, event: AlertEvent) -> bool:
+        return (self.kind is None or event.kind == self.kind) and (
+            self.engine is None or event.engine == self.engine
+        )
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> AlertFilters:
+        """The filters of a stream's query; an unknown kind is an ``UnknownNameError``."""
+        values = {name: params.get(name) or None for name in ALERT_FILTER_PARAMS}
+        kind = values["kind"]
+        if kind is not None and kind not in ALERT_KINDS:
+            raise UnknownNameError("alert kind", kind, ALERT_KINDS)
+        return cls(**values)
+
+
 #: Each stream's event type, by name (the fan-out decodes messages with it).
-EVENT_TYPES: dict[str, type[DecisionEvent] | type[PredictionEvent]] = {
+EVENT_TYPES: dict[str, type[DecisionEvent] | type[PredictionEvent] | type[AlertEvent]] = {
     DecisionEvent.STREAM: DecisionEvent,
     PredictionEvent.STREAM: PredictionEvent,
+    AlertEvent.STREAM: AlertEvent,
 }
 
 

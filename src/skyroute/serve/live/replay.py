@@ -16,14 +16,16 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from skyroute.serve.live.events import (
+    AlertFilters,
     EventFilter,
     Filters,
     LiveEvent,
     PredictionFilters,
+    alert_event_of,
     event_of,
     prediction_event_of,
 )
-from skyroute.serve.tables import Decision, SpotRecord
+from skyroute.serve.tables import Decision, DriftAlert, SpotRecord
 from skyroute.serve.writer import column_values
 
 PAGE_ROWS = 500
@@ -136,4 +138,24 @@ PREDICTIONS = Replay(
     tenant_id=SpotRecord.tenant_id,
     where=_prediction_where,
     event=lambda row: prediction_event_of(row, None),
+)
+
+
+def _alert_where(filters: AlertFilters) -> list[ColumnElement[bool]]:
+    conditions = []
+    if filters.kind is not None:
+        conditions.append(DriftAlert.kind == filters.kind)
+    if filters.engine is not None:
+        conditions.append(DriftAlert.engine == filters.engine)
+    return conditions
+
+
+ALERTS = Replay(
+    noun="alert",
+    table=DriftAlert,
+    at=DriftAlert.created_at,
+    id=DriftAlert.id,
+    tenant_id=DriftAlert.tenant_id,
+    where=_alert_where,
+    event=lambda row: alert_event_of(row, None),
 )

@@ -24,7 +24,7 @@ from skyroute.serve import prediction_actuals
 from skyroute.serve.auth import now
 from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.errors import ApiError
-from skyroute.serve.routes.deps import SessionDep, TenantDep
+from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import (
     ActualIn,
     ActualsIn,
@@ -35,12 +35,15 @@ from skyroute.serve.schemas import (
 from skyroute.serve.tables import Actual, Decision
 
 router = APIRouter(prefix="/api/v1/ml", tags=["actuals"])
-FIELDS = ("cost_usd", "latency_ms", "cold_start", "interrupted")
+FIELDS = ("cost_usd", "latency_ms", "cold_start", "interrupted", "carbon_g")
 
 
 @router.post("/actuals", response_model=ActualsOut)
 def post_actuals(
-    body: ActualIn | PredictionActualIn | ActualsIn, session: SessionDep, tenant: TenantDep
+    body: ActualIn | PredictionActualIn | ActualsIn,
+    session: SessionDep,
+    tenant: TenantDep,
+    state: StateDep,
 ) -> Any:
     """Store one actual or a batch (up to 1,000) by decision_id or prediction_id; all or
     nothing."""
@@ -52,7 +55,7 @@ def post_actuals(
         if all(getattr(item, f) is None for f in FIELDS):
             raise ApiError(
                 422, "invalid_request", f"the actual of {item.decision_id} observes nothing",
-                "give at least one of cost_usd, latency_ms, cold_start, interrupted",
+                "give at least one of cost_usd, latency_ms, cold_start, interrupted, carbon_g",
             )  # fmt: skip
     ids = {item.decision_id for item in items}
     if len(ids) != len(items):
@@ -89,6 +92,8 @@ def post_actuals(
     commit_or_conflict(
         session, "these actuals were stored by a concurrent request", "post them again"
     )
+    if fresh:
+        state.notify_drift(tenant)  # error drift: checked off the request path
     return {
         "stored": len(fresh) + predicted[0],
         "already": len(items) - len(fresh) + predicted[1],

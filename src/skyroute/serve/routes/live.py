@@ -1,13 +1,14 @@
-"""``/api/v1/ml/decisions/live`` and ``/api/v1/ml/predictions/live``: a tenant's decisions and
-spot predictions as they are stored, over a WebSocket. Both streams work the same way; each
-has its own filters and its own replay.
+"""``/api/v1/ml/decisions/live``, ``/api/v1/ml/predictions/live`` and
+``/api/v1/ml/alerts/live``: a tenant's decisions, spot predictions and drift alerts as they are
+stored, over a WebSocket. The streams work the same way; each has its own filters and its own
+replay.
 
 The HTTP auth gate does not see WebSockets, so the key is checked here, during the handshake:
 ``Authorization: Bearer <key>`` or, for browsers (which cannot set headers on a WebSocket),
 ``?api_key=``. Refusals close the socket with a code and a reason a client can show:
 
 - 1008 (policy violation): a missing or unknown key, an unknown filter value (provider,
-  region, instance type) or cursor;
+  region, instance type, alert kind) or cursor;
 - 1013 (try again later): the client fell ``SKYROUTE_LIVE_QUEUE_SIZE`` events behind and was
   dropped; reconnect with ``?after=<last id received>`` to miss nothing.
 
@@ -29,9 +30,21 @@ from starlette.websockets import WebSocketDisconnect
 
 from skyroute.errors import UnknownNameError
 from skyroute.serve.auth import hash_key
-from skyroute.serve.live.events import EventFilter, Filters, LiveEvent, PredictionFilters
+from skyroute.serve.live.events import (
+    AlertFilters,
+    EventFilter,
+    Filters,
+    LiveEvent,
+    PredictionFilters,
+)
 from skyroute.serve.live.hub import Subscriber
-from skyroute.serve.live.replay import DECISIONS, PREDICTIONS, Replay, UnknownCursorError
+from skyroute.serve.live.replay import (
+    ALERTS,
+    DECISIONS,
+    PREDICTIONS,
+    Replay,
+    UnknownCursorError,
+)
 from skyroute.serve.state import AppState
 
 router = APIRouter(prefix="/api/v1/ml", tags=["live"])
@@ -75,8 +88,16 @@ def _prediction_filters(state: AppState, websocket: WebSocket) -> EventFilter:
         raise Refused(f"{exc.message}; {exc.fix}") from None
 
 
+def _alert_filters(state: AppState, websocket: WebSocket) -> EventFilter:
+    try:
+        return AlertFilters.parse(websocket.query_params)
+    except UnknownNameError as exc:
+        raise Refused(f"{exc.message}; {exc.fix}") from None
+
+
 DECISION_STREAM = Stream(_decision_filters, DECISIONS)
 PREDICTION_STREAM = Stream(_prediction_filters, PREDICTIONS)
+ALERT_STREAM = Stream(_alert_filters, ALERTS)
 
 
 #: Streams re-check their API key at least this often (or as often as the key cache expires).
@@ -96,6 +117,14 @@ async def predictions_live(websocket: WebSocket) -> None:
     text frames, optionally filtered by ``instance_type`` and ``region`` and resumed ``after``
     a record id."""
     await _open(websocket, PREDICTION_STREAM)
+
+
+@router.websocket("/alerts/live")
+async def alerts_live(websocket: WebSocket) -> None:
+    """Every drift alert of the caller's tenant as it is stored, as JSON text frames,
+    optionally filtered by ``kind`` (input, error) and ``engine`` and resumed ``after`` an
+    alert id."""
+    await _open(websocket, ALERT_STREAM)
 
 
 async def _open(websocket: WebSocket, stream: Stream) -> None:
