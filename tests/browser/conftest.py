@@ -72,6 +72,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "GAP_FILLER_ENABLED": "true",
         # Live predictions every 2 s, so that the live page plots a real series.
         "LIVE_PREDICTION_INTERVAL_SECONDS": "2",
+        # Drift over windows of 50 decisions, checked twice a second.
+        "DRIFT_WINDOW_SIZE": "50",
+        "DRIFT_CHECK_INTERVAL_SECONDS": "0.5",
     }
     command = [sys.executable, "-m", "skyroute.cli.main", "serve", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -17,17 +17,20 @@ export function timeChart(el, { xs, series, yLabel = "", height = 260 }) {
   el.replaceChildren();
   el.classList.add("chart");
   const times = xs.map((x) => new Date(x).getTime() / 1000);
+  // A lone point (or points at one moment) gets a minute either side, not years.
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  const span = last - first < 60 ? [first - 60, last + 60] : [first, last];
   const opts = {
     width: Math.max(el.clientWidth || 600, 320),
     height,
-    // A lone point (or points at one moment) gets a minute either side, not years.
-    scales: { x: { time: true, range: (u, min, max) => (max - min < 60 ? [min - 60, max + 60] : [min, max]) } },
+    scales: { x: { time: true, range: () => span } },
     axes: [{}, { label: yLabel, size: 70 }],
     series: [{}, ...series.map((s, i) => {
       const colour = s.colour || COLOURS[i % COLOURS.length];
       return s.points
         ? { label: s.label, stroke: colour, width: 0, paths: () => null, points: { show: true, size: 7, fill: colour, stroke: colour } }
-        : { label: s.label, stroke: colour, width: 2, dash: s.dash, spanGaps: true, points: { show: false } };
+        : { label: s.label, stroke: colour, width: 2, dash: s.dash, spanGaps: true, points: { show: true, size: 5, fill: colour } };
     })],
   };
   const plot = new window.uPlot(opts, [times, ...series.map((s) => s.values)], el);

@@ -38,7 +38,7 @@ export function errorBox(error) {
 export function toast(text, kind = "") {
   const el = h("div", { class: `toast ${kind}` }, text);
   document.getElementById("toasts").append(el);
-  setTimeout(() => el.remove(), 4000);
+  setTimeout(() => el.remove(), 3000);
 }
 
 /** A table from column specs {label, value(row) -> text|Node, num?}; `key(row)` names each

@@ -24,7 +24,8 @@ export function renderEngines(main) {
     await attempt(problems, async () => {
       const engines = await api("GET", "/engines/list");
       clear(listBox, table([
-        { label: "engine", value: (e) => h("span", {}, e.engine_id, " ", e.builtin ? h("span", { class: "badge" }, "built-in") : h("span", { class: "badge warn" }, "uploaded")) },
+        { label: "engine", value: (e) => h("span", {}, e.name, " ", e.builtin ? h("span", { class: "badge" }, "built-in") : h("span", { class: "badge warn" }, "uploaded"),
+          e.engine_id !== e.name ? h("div", { class: "muted small" }, e.engine_id) : null) },
         { label: "version", value: (e) => e.version },
         { label: "decides", value: (e) => e.purpose || "placement" },
         { label: "description", value: (e) => e.description },
@@ -51,7 +52,7 @@ export function renderEngines(main) {
         throw { message: `${where} is not valid JSON (${error.message})`, fix: "correct the JSON and try again" };
       }
     };
-    clear(detail, card(`Engine ${meta.engine_id}`,
+    clear(detail, card(`Engine ${meta.name} ${meta.version}`,
       h("p", { class: "muted" }, meta.description),
       h("div", { class: "grid" },
         h("div", {}, h("h2", {}, "Input schema"), h("pre", {}, JSON.stringify(meta.input_schema, null, 2))),
@@ -60,7 +61,7 @@ export function renderEngines(main) {
         h("form", { class: "stack", id: "engine-select", onsubmit: async (event) => {
           event.preventDefault();
           if (await attempt(selectProblems, () => api("POST", "/engines/select", { engine_id: meta.engine_id, config: parsed(config, "the config"), purpose }))) {
-            toast(`${meta.engine_id} now decides ${purpose}`);
+            toast(`${meta.name} now decides ${purpose}`);
             await refresh();
           }
         } }, h("h2", {}, `Select for ${purpose}`), h("label", {}, "config (JSON)", config), h("button", { type: "submit" }, "Select"), selectProblems),
@@ -84,7 +85,7 @@ export function renderEngines(main) {
     progress.hidden = false;
     const ok = await attempt(uploadProblems, async () => {
       const stored = await upload("/engines/upload", form, (share) => { progress.value = share; });
-      toast(`engine ${stored.engine_id} ${stored.version} inspected and stored`);
+      toast(`engine ${stored.name} ${stored.version} inspected and stored`);
     });
     progress.hidden = true;
     if (ok) { event.target.reset(); await refresh(); }

@@ -45,21 +45,20 @@ function decisionTimeline(main) {
       clear(strip, h("span", { class: "axis", style: { left: "8px" } }, "No decision yet: POST /api/v1/ml/decide and they appear here."));
       return;
     }
-    const times = decisions.map((d) => new Date(d.created_at).getTime());
-    const first = Math.min(...times);
-    const span = Math.max(Math.max(...times) - first, 1000);
+    // Evenly spaced, oldest left: a batch decided in one millisecond stays readable.
+    const step = 96 / Math.max(decisions.length - 1, 1);
     clear(strip,
       decisions.map((d, i) => h("button", {
         type: "button",
         class: `marker ${d.provider}${d.fallback ? " fallback" : ""}${selected === d.id ? " selected" : ""}`,
         title: `${d.function_id} → ${d.provider} ${d.region} (${fmt.clock(d.created_at)})`,
         dataset: { id: d.id },
-        style: { left: `${2 + (96 * (times[i] - first)) / span}%` },
+        style: { left: `${2 + step * i}%` },
         onclick: () => { selected = d.id; show(d); draw(); },
       })),
-      h("span", { class: "axis", style: { left: "6px" } }, fmt.clock(new Date(first).toISOString())),
-      h("span", { class: "axis", style: { right: "6px" } }, fmt.clock(new Date(first + span).toISOString())));
-    counter.textContent = `${decisions.length} most recent`;
+      h("span", { class: "axis", style: { left: "6px" } }, fmt.clock(decisions[0].created_at)),
+      h("span", { class: "axis", style: { right: "6px" } }, fmt.clock(decisions[decisions.length - 1].created_at)));
+    counter.textContent = `${decisions.length} most recent, oldest left`;
   }
 
   function show(d) {
