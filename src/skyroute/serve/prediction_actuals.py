@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from skyroute.serve.errors import ApiError
-from skyroute.serve.schemas import PredictionActualIn
+from skyroute.serve.monitoring_schemas import PredictionActualIn
 from skyroute.serve.tables import PredictionActual, SpotRecord
 
 FIELDS = ("interrupted", "price_usd")

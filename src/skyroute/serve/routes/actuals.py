@@ -24,14 +24,14 @@ from skyroute.serve import prediction_actuals
 from skyroute.serve.auth import now
 from skyroute.serve.db import commit_or_conflict
 from skyroute.serve.errors import ApiError
-from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import (
+from skyroute.serve.monitoring_schemas import (
     ActualIn,
     ActualsIn,
     ActualsOut,
     ActualsSummaryOut,
     PredictionActualIn,
 )
+from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.tables import Actual, Decision
 
 router = APIRouter(prefix="/api/v1/ml", tags=["actuals"])

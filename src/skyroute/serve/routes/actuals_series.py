@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from skyroute.serve.actuals_series import series
+from skyroute.serve.monitoring_schemas import ActualsSeriesOut
 from skyroute.serve.routes.deps import SessionDep, TenantDep
-from skyroute.serve.schemas import ActualsSeriesOut
 
 router = APIRouter(prefix="/api/v1/ml", tags=["actuals"])
 

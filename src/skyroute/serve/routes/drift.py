@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from skyroute.serve import drift
 from skyroute.serve.live.events import alert_event_of
+from skyroute.serve.monitoring_schemas import DriftAlertsOut, DriftStatusOut
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import DriftAlertsOut, DriftStatusOut
 from skyroute.serve.tables import DriftAlert
 
 router = APIRouter(prefix="/api/v1/ml/drift", tags=["drift"])

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from skyroute.fields import Moment
 from skyroute.serve import prediction_series
 from skyroute.serve.live_rounds import run_round
+from skyroute.serve.monitoring_schemas import PredictionRunOut, PredictionSeriesListOut
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
-from skyroute.serve.schemas import PredictionRunOut, PredictionSeriesListOut
 
 router = APIRouter(prefix="/api/v1/ml/predictions", tags=["live predictions"])
 

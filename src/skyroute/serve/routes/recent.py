@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from skyroute.serve.live.replay import DECISIONS
+from skyroute.serve.monitoring_schemas import DecisionEventOut
 from skyroute.serve.routes.deps import StateDep, TenantDep
-from skyroute.serve.schemas import DecisionEventOut
 
 router = APIRouter(prefix="/api/v1/ml", tags=["live"])
 
