@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of PyTorch first: an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet "torch==2.13.0"
-	$(PY) -m pip install --quiet -e ".[rl,serve,models,dev]"
+	$(PY) -m pip install --quiet -e ".[rl,serve,models,experiments,dev]"
 	touch $@
 
 system-deps:  ## Debian packages the tests drive (Chromium for the browser tests)
