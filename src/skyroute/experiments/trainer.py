@@ -80,11 +80,23 @@ TRAINERS: dict[str, str] = {
 
 
 def get_trainer(name: str) -> Trainer:
-    """The trainer called ``name`` (UnknownNameError with "did you mean" otherwise)."""
-    if name not in TRAINERS:
+    """The trainer called ``name``: a registered name, or ``package.module:ATTRIBUTE`` for
+    one's own trainer (importable wherever runs execute). UnknownNameError with "did you
+    mean" otherwise."""
+    if ":" in name:
+        path = name
+    elif name in TRAINERS:
+        path = TRAINERS[name]
+    else:
         raise UnknownNameError("trainer", name, TRAINERS)
-    module, _, attribute = TRAINERS[name].partition(":")
-    trainer: Trainer = getattr(importlib.import_module(module), attribute)
+    module, _, attribute = path.partition(":")
+    try:
+        found = importlib.import_module(module)
+    except ImportError as exc:
+        raise UnknownNameError("trainer", name, TRAINERS) from exc
+    if not hasattr(found, attribute):
+        raise UnknownNameError("trainer", name, TRAINERS)
+    trainer: Trainer = getattr(found, attribute)
     return trainer
 
 
