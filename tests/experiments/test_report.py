@@ -69,3 +69,25 @@ def test_misses_names_the_unmet_constraints() -> None:
     assert misses(run, CONSTRAINTS) == ["class_1_accuracy >= 0.3"]
     assert misses(run, [("class_1_accuracy", "<", 0.3)]) == []
     assert misses(run, [("f1", ">=", 0.1)]) == ["f1 >= 0.1"]  # a metric it never recorded
+
+
+def test_a_phase_without_constraints_is_drawn_as_bars_and_an_all_failed_phase_has_no_plot(
+    tmp_path: Path,
+) -> None:
+    outcome = sample_outcome()
+    augment, model, pretrain = outcome.phases
+    free = dataclasses.replace(model, rule="max accuracy", constraints=[])
+    dead = [
+        dataclasses.replace(r, status="failed", metrics={}, reason="out of memory")
+        for r in augment.runs
+    ]
+    broken = dataclasses.replace(augment, runs=dead, winner=None, problem="every run failed")
+    outcome = dataclasses.replace(outcome, phases=[broken, free, pretrain])
+    text = write_report(outcome, tmp_path).read_text()
+    assert not (tmp_path / "phase_1_augment.png").exists()
+    assert "phase_1_augment.png" not in text
+    assert text.count("failed: out of memory") == 4
+    with Image.open(tmp_path / "phase_2_model.png") as image:
+        assert image.format == "PNG"
+    # Without constraints every finished run meets the rule.
+    assert "misses" not in text.split("## Phase 2")[1].split("## Phase 3")[0]

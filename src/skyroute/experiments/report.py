@@ -224,7 +224,10 @@ def _scatter(
 def _bars(ax: Axes, phase: PhaseOutcome, runs: list[RunOutcome]) -> None:
     labels = [run_label(run, phase.varied) for run in runs]
     values = [run.metrics[phase.objective] for run in runs]
-    ax.bar(range(len(runs)), values, color=[_colour(run, phase) for run in runs])
+    bars = ax.bar(range(len(runs)), values, color=[_colour(run, phase) for run in runs])
+    ax.bar_label(bars, fmt="%.4g", fontsize=8)
+    top = max([*values, 0.0])
+    ax.set_ylim(top=top + 0.25 * (abs(top) or 1.0))  # room for the values and the legend
     ax.set_xticks(range(len(runs)), labels, rotation=30, ha="right", fontsize=8)
     for metric, op, threshold in phase.constraints:
         if metric == phase.objective:
