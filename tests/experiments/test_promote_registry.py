@@ -10,7 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from bundlemaker import mlp_bundle
-from skyroute.experiments.promote import PromotionError, register_champion
+from skyroute.bundles import read_bundle
+from skyroute.experiments.promote import PromotionError, fetch_champion_bundle, register_champion
 from sweepmaker import RULE, sample_outcome
 
 
@@ -49,7 +50,7 @@ def test_champion_registered_with_alias_and_invalid_bundle_registers_nothing(
     client = MlflowClient(tracking_uri=uri)
 
     bad_run = log_run_with_bundle(uri, broken_bundle(tmp_path), artifacts)
-    with pytest.raises(PromotionError, match="bundle fails verification, nothing registered"):
+    with pytest.raises(PromotionError, match=r"bundle \(run \w+\) fails verification: "):
         register_champion(sample_outcome(champion_run_id=bad_run), uri, "burst")
     assert client.search_registered_models() == []
 
@@ -97,3 +98,19 @@ def test_refusals_are_clear(mlflow_sqlite_uri: str, tmp_path: Path) -> None:
     with pytest.raises(PromotionError, match="has no 'bundle' artifact"):
         register_champion(sample_outcome(champion_run_id=run_id), mlflow_sqlite_uri, "burst")
     assert client.search_registered_models() == []
+
+
+def test_fetch_champion_bundle_downloads_a_verified_copy(
+    mlflow_sqlite_uri: str, tmp_path: Path
+) -> None:
+    artifacts = tmp_path / "artifacts"
+    good = log_run_with_bundle(mlflow_sqlite_uri, mlp_bundle(tmp_path / "a", n_in=50), artifacts)
+    folder = fetch_champion_bundle(
+        sample_outcome(champion_run_id=good), mlflow_sqlite_uri, tmp_path / "got"
+    )
+    assert read_bundle(folder).manifest.kind == "placement.strategic"
+    bad = log_run_with_bundle(mlflow_sqlite_uri, broken_bundle(tmp_path), artifacts)
+    with pytest.raises(PromotionError, match="fails verification"):
+        fetch_champion_bundle(
+            sample_outcome(champion_run_id=bad), mlflow_sqlite_uri, tmp_path / "bad"
+        )

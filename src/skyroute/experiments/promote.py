@@ -47,6 +47,7 @@ def register_champion(
     """Register the champion's bundle as a version of ``model_name``, aliased ``champion``.
 
     Returns the version. Tags: sweep, trainer, phase, rule, run and ``metric.<name>`` per metric.
+    Nothing is registered unless the artifact passes verification.
     """
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -54,7 +55,8 @@ def register_champion(
     champion, run_id = _champion(outcome)
     client = MlflowClient(tracking_uri=tracking_uri)
     try:
-        _verify_artifact(client, champion, run_id, artifact_path)
+        with tempfile.TemporaryDirectory(prefix="skyroute-champion-") as tmp:
+            _fetch_verified(client, champion, run_id, artifact_path, Path(tmp) / "bundle")
         source = f"{client.get_run(run_id).info.artifact_uri}/{artifact_path}"
         version = _existing_version(client, model_name, run_id, source)
         if version is None:
@@ -95,27 +97,56 @@ def _champion(outcome: SweepOutcome) -> tuple[RunOutcome, str]:
     return champion, champion.run_id
 
 
-def _verify_artifact(
-    client: MlflowClient, champion: RunOutcome, run_id: str, artifact_path: str
-) -> None:
-    """Download the run's bundle artifact and verify it; PromotionError if absent or invalid."""
-    with tempfile.TemporaryDirectory(prefix="skyroute-champion-") as tmp:
-        names = {info.path for info in client.list_artifacts(run_id, artifact_path)}
-        if not names:
-            raise PromotionError(
-                f"champion {champion.name} (run {run_id}) has no '{artifact_path}' artifact",
-                "the trainer must return a bundle (RunResult.bundle_dir) for the run to be "
-                "promotable",
-            )
-        local = client.download_artifacts(run_id, artifact_path, tmp)
-        try:
-            read_bundle(Path(local))
-        except BundleError as exc:
-            raise PromotionError(
-                f"champion {champion.name}'s bundle fails verification, nothing registered: "
-                f"{exc.message}",
-                exc.fix or "fix the trainer's export and run the phase again",
-            ) from None
+def fetch_champion_bundle(
+    outcome: SweepOutcome,
+    tracking_uri: str,
+    dest: Path,
+    *,
+    artifact_path: str = BUNDLE_ARTIFACT,
+) -> Path:
+    """Download the champion run's bundle artifact into the new folder ``dest`` and verify it.
+
+    What to hand :func:`upload_to_server` when the outcome (read back from the tracking store)
+    has no local ``bundle_dir``. PromotionError when there is no champion, no artifact, or the
+    bundle fails verification.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    champion, run_id = _champion(outcome)
+    try:
+        return _fetch_verified(
+            MlflowClient(tracking_uri=tracking_uri), champion, run_id, artifact_path, Path(dest)
+        )
+    except MlflowException as exc:
+        raise PromotionError(
+            f"cannot fetch {champion.name}'s bundle from MLflow at {tracking_uri}: "
+            f"{_first_line(str(exc))}",
+            "check the tracking URI and that the champion run still exists there",
+        ) from None
+
+
+def _fetch_verified(
+    client: MlflowClient, champion: RunOutcome, run_id: str, artifact_path: str, dest: Path
+) -> Path:
+    """The run's bundle artifact downloaded to ``dest`` and verified (PromotionError if not)."""
+    if dest.exists():
+        raise PromotionError(f"{dest} exists", "download the bundle into a new folder")
+    if not client.list_artifacts(run_id, artifact_path):
+        raise PromotionError(
+            f"champion {champion.name} (run {run_id}) has no '{artifact_path}' artifact",
+            "the trainer must return a bundle (RunResult.bundle_dir) for the run to be promotable",
+        )
+    dest.mkdir(parents=True)
+    local = Path(client.download_artifacts(run_id, artifact_path, str(dest)))
+    try:
+        read_bundle(local)
+    except BundleError as exc:
+        raise PromotionError(
+            f"champion {champion.name}'s bundle (run {run_id}) fails verification: {exc.message}",
+            exc.fix or "fix the trainer's export and run the phase again",
+        ) from None
+    return local
 
 
 def _existing_version(client: MlflowClient, name: str, run_id: str, source: str) -> str | None:
