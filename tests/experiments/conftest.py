@@ -28,6 +28,10 @@ import httpx
 import psycopg
 import pytest
 
+from apiclient import ADMIN_TOKEN, LiveServer
+from skyroute.serve.app import create_app
+from skyroute.serve.settings import Settings
+
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PUSHGATEWAY = Path("/usr/bin/prometheus-pushgateway")
 START_TIMEOUT_S = 120.0
@@ -169,3 +173,17 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    """A SkyRoute server (the real app under uvicorn, SQLite) for uploads; yields its URL."""
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'skyroute.db'}",
+        model_upload_dir=tmp_path / "models",
+        engine_dir=tmp_path / "engines",
+        admin_token=ADMIN_TOKEN,
+    )
+    with LiveServer(create_app(settings)) as live:
+        yield live.url

@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from apiclient import ADMIN_TOKEN, LiveServer, http_tenant
+from apiclient import http_tenant
 from bundlemaker import mlp_bundle
 from skyroute.experiments.promote import PromotionError, upload_to_server
-from skyroute.serve.app import create_app
-from skyroute.serve.settings import Settings
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'skyroute.db'}",
-        model_upload_dir=tmp_path / "models",
-        engine_dir=tmp_path / "engines",
-        admin_token=ADMIN_TOKEN,
-    )
-    with LiveServer(create_app(settings)) as live:
-        yield live.url
 
 
 def listed(url: str, key: str) -> list[dict[str, object]]:

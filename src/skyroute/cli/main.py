@@ -5,7 +5,18 @@ from __future__ import annotations
 import typer
 
 from skyroute import __version__
-from skyroute.cli import bundle, catalog, gapfill, serve, simulate, tenant, trace, train, world
+from skyroute.cli import (
+    bundle,
+    catalog,
+    gapfill,
+    serve,
+    simulate,
+    sweep,
+    tenant,
+    trace,
+    train,
+    world,
+)
 from skyroute.cli._common import configure_logging
 
 app = typer.Typer(
@@ -22,6 +33,7 @@ app.add_typer(train.dataset_app, name="dataset")
 app.add_typer(gapfill.app, name="gapfill")
 app.add_typer(world.app, name="world")
 app.add_typer(tenant.app, name="tenant")
+app.add_typer(sweep.app, name="sweep")
 app.command("evaluate")(train.evaluate)
 app.command("simulate")(simulate.simulate)
 app.command("serve")(serve.serve)

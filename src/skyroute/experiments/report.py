@@ -9,13 +9,13 @@ keys, PNGs written without a timestamp), so a resumed sweep rewrites an identica
 
 from __future__ import annotations
 
-import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from skyroute.experiments.outcomes import PhaseOutcome, RunOutcome, SweepOutcome
+from skyroute.experiments.rules import Constraint
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -25,14 +25,6 @@ CURVES_PLOT = "champion_curves.png"
 WINNER_COLOUR = "#d62728"
 MEETS_COLOUR = "#1f77b4"
 MISSES_COLOUR = "#b0b0b0"
-
-_OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-    "==": operator.eq,
-}
 
 
 def write_report(outcome: SweepOutcome, out_dir: Path) -> Path:
@@ -58,13 +50,8 @@ def phase_plot_name(index: int, phase: PhaseOutcome) -> str:
 
 def misses(run: RunOutcome, constraints: Sequence[tuple[str, str, float]]) -> list[str]:
     """The constraints ``run`` does not meet, as written ("class_1_accuracy >= 0.3")."""
-    missed = []
-    for metric, op, value in constraints:
-        observed = run.metrics.get(metric)
-        compare = _OPERATORS.get(op)
-        if observed is None or compare is None or not compare(observed, value):
-            missed.append(f"{metric} {op} {value:g}")
-    return missed
+    rules = [Constraint(metric, op, value) for metric, op, value in constraints]
+    return [str(rule) for rule in rules if not rule.met(run.metrics)]
 
 
 def run_label(run: RunOutcome, varied: Sequence[str]) -> str:

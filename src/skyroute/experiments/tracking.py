@@ -201,16 +201,6 @@ class Tracker:
             seconds=float(tags.get(f"{TAG}seconds", "nan")),
         )  # fmt: skip
 
-    def bundle_of(self, outcome: RunOutcome, folder: Path) -> Path:
-        """A local copy of a run's bundle (downloaded from the store when not on disk)."""
-        if outcome.bundle_dir is not None and (outcome.bundle_dir / "bundle.json").is_file():
-            return outcome.bundle_dir
-        assert outcome.run_id is not None
-        target = folder / "bundle"
-        shutil.rmtree(target, ignore_errors=True)
-        folder.mkdir(parents=True, exist_ok=True)
-        return Path(self.client.download_artifacts(outcome.run_id, "bundle", str(folder)))
-
     def mark_winner(self, outcome: RunOutcome) -> None:
         if outcome.run_id is not None:
             self.client.set_tag(outcome.run_id, f"{TAG}winner", "true")
