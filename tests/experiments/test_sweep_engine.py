@@ -161,3 +161,15 @@ def test_ray_gives_the_same_winners_and_metrics_as_local_processes(tmp_path: Pat
         assert a.winner is not None and b.winner is not None
         assert a.winner.name == b.winner.name
         assert [r.metrics for r in a.runs] == [r.metrics for r in b.runs]
+
+
+def test_a_sweep_tracked_on_an_mlflow_server_backed_by_postgresql_resumes(
+    tmp_path: Path, mlflow_pg_server: str
+) -> None:
+    sweep = load_sweep(write(tmp_path, SWEEP.format(extra="")))
+    opts = Options(scale="tiny", jobs=2, out=tmp_path / "out", tracking_uri=mlflow_pg_server)
+    outcome = run_sweep(sweep, opts)
+    assert outcome.executed == 7
+    assert len(finished_runs(sweep, opts)) == 7
+    again = run_sweep(sweep, opts)
+    assert again.executed == 0 and again.champion.name == outcome.champion.name  # type: ignore[union-attr]
