@@ -39,6 +39,18 @@ class StrictConfig(TrainerConfig):
         return data
 
 
+class DerivedConfig(StrictConfig):
+    """A config whose fields come from a learn dataclass (:func:`config_from_dataclass`);
+    validating one also runs the dataclass's own checks."""
+
+    learn_config: ClassVar[type[Any]] = object
+
+    @model_validator(mode="after")
+    def _learn_checks(self) -> DerivedConfig:
+        to_dataclass(self, type(self).learn_config)  # raises ConfigError on impossible values
+        return self
+
+
 def rebuilt(config: C, **changes: Any) -> C:
     """``config`` with ``changes``, validated again (``model_copy`` would skip validation)."""
     return type(config).model_validate({**config.model_dump(), **changes})
@@ -46,8 +58,8 @@ def rebuilt(config: C, **changes: Any) -> C:
 
 def config_from_dataclass(
     name: str, source: type[Any], trainer_name: str, exclude: tuple[str, ...] = ()
-) -> type[StrictConfig]:
-    """A StrictConfig with ``source``'s fields (types and defaults), less ``exclude``.
+) -> type[DerivedConfig]:
+    """A DerivedConfig with ``source``'s fields (types and defaults), less ``exclude``.
 
     The learn configs stay the one declaration of their parameters; ``source(**fields)`` runs
     their own checks (see :func:`to_dataclass`), so a sweep refuses an impossible value with
@@ -59,10 +71,11 @@ def config_from_dataclass(
         for f in dataclasses.fields(source)
         if f.name not in exclude
     }
-    model: type[StrictConfig] = create_model(
-        name, __base__=StrictConfig, __doc__=source.__doc__, **fields
+    model: type[DerivedConfig] = create_model(
+        name, __base__=DerivedConfig, __doc__=source.__doc__, **fields
     )
     model.trainer_name = trainer_name
+    model.learn_config = source
     return model
 
 
