@@ -9,6 +9,7 @@ validation metrics, library versions, the trace's fingerprint and the day traini
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,12 +45,18 @@ def export_burst_bundle(
     params: Mapping[str, Any],
 ) -> Path:
     """Write ``model`` (a BurstNet, on the CPU) as a bundle at ``out_dir``; returns it."""
+    import torch
+
     from skyroute import __version__
     from skyroute.bundles import write_bundle
     from skyroute.learn.export import export_onnx
 
     model.eval()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        # The tracer's notes on the LSTM's shape checks and batch size: the export is then
+        # checked against PyTorch on real windows of several rows, which is what matters.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         model_file = Path(tmp) / f"{NAME}.onnx"
         error = export_onnx(model, window, model_file, probe.astype(np.float32))
         write_bundle(
