@@ -45,7 +45,7 @@ def export_burst_bundle(
     params: Mapping[str, Any],
 ) -> Path:
     """Write ``model`` (a BurstNet, on the CPU) as a bundle at ``out_dir``; returns it."""
-    import torch
+    from torch.jit._trace import TracerWarning
 
     from skyroute import __version__
     from skyroute.bundles import write_bundle
@@ -56,7 +56,7 @@ def export_burst_bundle(
         # The tracer's notes on the LSTM's shape checks and batch size: the export is then
         # checked against PyTorch on real windows of several rows, which is what matters.
         warnings.simplefilter("ignore", UserWarning)
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", TracerWarning)
         model_file = Path(tmp) / f"{NAME}.onnx"
         error = export_onnx(model, window, model_file, probe.astype(np.float32))
         write_bundle(
