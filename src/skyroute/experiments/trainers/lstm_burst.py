@@ -43,7 +43,7 @@ class BurstConfig(StrictConfig):
     burst_factor: float = Field(3.0, gt=1.0)
     min_burst_calls: int = Field(5, ge=1)
     #: Training windows (drawn with ``burst_share`` of bursts; None: as they come).
-    max_windows: int = Field(50_000, ge=10)
+    max_windows: int = Field(20_000, ge=10)
     max_val_windows: int = Field(20_000, ge=10)
     burst_share: float | None = Field(0.3, gt=0.0, lt=1.0)
     hidden: int = Field(64, ge=1)
@@ -54,7 +54,7 @@ class BurstConfig(StrictConfig):
     #: Masked-minute pre-training epochs before fine-tuning (0: none).
     pretrain_epochs: int = Field(0, ge=0)
     mask_share: float = Field(0.15, gt=0.0, lt=1.0)
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(15, ge=1)
     batch_size: int = Field(256, ge=1)
     lr: float = Field(1e-3, gt=0.0)
     #: How much more a burst's loss weighs (burst_fit.positive_weight).
