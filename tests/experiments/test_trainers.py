@@ -263,3 +263,12 @@ def test_roc_auc_counts_ties_half() -> None:
     scores = np.round(rng.random(300) + labels * 0.3, 1).astype(np.float32)  # many ties
     assert roc_auc(labels, scores) == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     assert math.isnan(roc_auc(np.zeros(4, dtype=np.float32), np.ones(4, dtype=np.float32)))
+
+
+@pytest.mark.parametrize("name", sorted(TRAINERS))
+def test_configs_pickle_for_other_processes(name: str) -> None:
+    import pickle
+
+    trainer = get_trainer(name)
+    config = trainer.scaled(build_config(trainer, PARAMS[name]), "tiny")
+    assert pickle.loads(pickle.dumps(config)) == config

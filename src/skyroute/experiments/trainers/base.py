@@ -57,13 +57,18 @@ def rebuilt(config: C, **changes: Any) -> C:
 
 
 def config_from_dataclass(
-    name: str, source: type[Any], trainer_name: str, exclude: tuple[str, ...] = ()
+    name: str,
+    source: type[Any],
+    trainer_name: str,
+    module: str,
+    exclude: tuple[str, ...] = (),
 ) -> type[DerivedConfig]:
     """A DerivedConfig with ``source``'s fields (types and defaults), less ``exclude``.
 
     The learn configs stay the one declaration of their parameters; ``source(**fields)`` runs
     their own checks (see :func:`to_dataclass`), so a sweep refuses an impossible value with
-    the same message ``skyroute train`` gives.
+    the same message ``skyroute train`` gives. Assign the result to ``name`` in ``module``, so
+    that configs pickle (a sweep sends them to other processes).
     """
     hints = typing.get_type_hints(source)
     fields: dict[str, Any] = {
@@ -72,7 +77,7 @@ def config_from_dataclass(
         if f.name not in exclude
     }
     model: type[DerivedConfig] = create_model(
-        name, __base__=DerivedConfig, __doc__=source.__doc__, **fields
+        name, __base__=DerivedConfig, __doc__=source.__doc__, __module__=module, **fields
     )
     model.trainer_name = trainer_name
     model.learn_config = source

@@ -35,7 +35,7 @@ from skyroute.experiments.trainers.base import (
 from skyroute.learn.config import HierarchyConfig
 
 HierarchyTrainerConfig = config_from_dataclass(
-    "HierarchyTrainerConfig", HierarchyConfig, "hierarchy", exclude=("seed",)
+    "HierarchyTrainerConfig", HierarchyConfig, "hierarchy", __name__, exclude=("seed",)
 )
 #: ``scale="tiny"``: tests/learn/test_hierarchy_smoke.py's trace and budgets, no on-line
 #: fine-tuning: about 15 s.

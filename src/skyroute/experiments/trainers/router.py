@@ -26,7 +26,7 @@ from skyroute.experiments.trainers.base import (
 from skyroute.learn.config import RouterConfig
 
 RouterTrainerConfig = config_from_dataclass(
-    "RouterTrainerConfig", RouterConfig, "router", exclude=("seed",)
+    "RouterTrainerConfig", RouterConfig, "router", __name__, exclude=("seed",)
 )
 #: ``scale="tiny"`` (tests/learn/test_router_smoke.py's sizes, one family): about 10 s.
 TINY: dict[str, Any] = {
