@@ -49,17 +49,26 @@ def confusion_plot(
 
 
 def curves_plot(curves: Mapping[str, Sequence[float]], title: str, path: Path) -> Path:
-    """One panel per family of curves: losses (names ending ``loss``) and the rest (shares)."""
+    """One panel per family of curves: pre-training (names starting ``pretrain``), the other
+    losses (names ending ``loss``), and the rest (shares); each against its own epochs."""
     plt = _pyplot()
-    losses = {k: v for k, v in curves.items() if k.endswith("loss") and v}
-    shares = {k: v for k, v in curves.items() if not k.endswith("loss") and v}
-    panels = [(p, label) for p, label in ((losses, "loss"), (shares, "share")) if p]
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.5 * max(len(panels), 1), 4))
-    for ax, (panel, label) in zip(np.atleast_1d(axes), panels, strict=False):
+    groups: dict[str, dict[str, Sequence[float]]] = {
+        "pre-training loss": {}, "loss": {}, "share": {}
+    }  # fmt: skip
+    for name, values in curves.items():
+        if values:
+            group = "pre-training loss" if name.startswith("pretrain") else None
+            group = group or ("loss" if name.endswith("loss") else "share")
+            groups[group][name] = values
+    panels = [(label, panel) for label, panel in groups.items() if panel]
+    n = max(len(panels), 1)
+    fig, axes = plt.subplots(1, n, figsize=(5 * n, 4))
+    for ax, (label, panel) in zip(np.atleast_1d(axes), panels, strict=False):
         for name, values in panel.items():
             ax.plot(range(1, len(values) + 1), values, marker=".", label=name)
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(title)
