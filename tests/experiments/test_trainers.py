@@ -101,6 +101,13 @@ def test_a_tiny_run_honours_the_contract(name: str, trained: dict[str, Trained])
     out = np.asarray(bundle.predictor().predict(np.zeros((3, width), dtype=np.float32)))
     assert out.shape[0] == 3 and np.isfinite(out).all()
 
+    from typer.testing import CliRunner
+
+    from skyroute.cli.main import app
+
+    verified = CliRunner().invoke(app, ["bundle", "verify", str(run.result.bundle_dir)])
+    assert verified.exit_code == 0 and "ok:" in verified.output, verified.output
+
 
 def test_the_burst_classifier_logs_curves_and_meets_the_study_constraint(
     trained: dict[str, Trained],
