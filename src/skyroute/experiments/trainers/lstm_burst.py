@@ -19,7 +19,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, model_validator
 
 from skyroute.errors import ConfigError
-from skyroute.experiments.trainer import RunContext, RunResult, Scale, TrainerConfig
+from skyroute.experiments.trainer import RunContext, RunResult, Scale, Trainer, TrainerConfig
 from skyroute.experiments.trainers.base import StrictConfig, rebuilt
 
 #: What ``scale="tiny"`` trains on: the shipped Azure sample (real bursts; a synthetic trace's
@@ -113,4 +113,4 @@ def _burst(config: TrainerConfig) -> BurstConfig:
     return config
 
 
-TRAINER = LstmBurstTrainer()
+TRAINER: Trainer = LstmBurstTrainer()  # the type checker holds it to the protocol

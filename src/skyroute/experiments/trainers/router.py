@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
-from skyroute.experiments.trainer import RunContext, RunResult, Scale, TrainerConfig
+from skyroute.experiments.trainer import RunContext, RunResult, Scale, Trainer, TrainerConfig
 from skyroute.experiments.trainers.base import (
     config_from_dataclass,
     finite_metrics,
@@ -90,4 +90,4 @@ def router_metrics(report: dict[str, Any]) -> dict[str, float]:
     }
 
 
-TRAINER = RouterTrainer()
+TRAINER: Trainer = RouterTrainer()  # the type checker holds it to the protocol
