@@ -37,6 +37,7 @@ KINDS = (
     "router.platform",
     "spot.interruption",
     "spot.price",
+    "classifier.burst",
 )
 #: Formats whose loading runs no code from the file.
 FORMATS = ("onnx", "xgboost-json", "xgboost-ubj", "lightgbm-text", "safetensors")
@@ -54,6 +55,9 @@ OUTPUT_WIDTHS: dict[str, tuple[int, ...] | None] = {
     "router.platform": (1, 2),  # P(container), or (P(function), P(container))
     "spot.interruption": (1, 2),  # P(interrupted), or both classes
     "spot.price": None,  # any horizon
+    # P(a burst of calls in the coming minutes) from a function's recent calls per minute
+    # (the sweepable LSTM burst classifier, skyroute.experiments.trainers.lstm_burst).
+    "classifier.burst": (1,),
 }
 DTYPES = ("float32", "float64", "float16", "int64", "int32", "bool")
 REQUIRED = ("name", "version", "kind", "format", "trained_until", "created_at")

@@ -183,6 +183,13 @@ def _resolve(parsed: SweepIn, trainer: Trainer, lines: _Lines) -> Sweep:
         for j, point in enumerate(points):
             try:
                 build_config(trainer, base | point)
+            except SkyRouteError as exc:  # the trainer's own checks (e.g. heads vs hidden)
+                spot: tuple[Any, ...] = (
+                    (*at, "grid") if phase.grid is not None else (*at, "runs", j)
+                )
+                raise SweepFileError(
+                    lines.at(spot), f"run {j + 1} of phase {phase.name!r}: {exc.message}", exc.fix
+                ) from None
             except ValidationError as exc:
                 error = exc.errors()[0]
                 name = str(error["loc"][0]) if error["loc"] else "config"

@@ -42,24 +42,38 @@ def minute_counts(trace: Trace, keep: NDArray[np.bool_] | None = None) -> NDArra
 
 
 class LoadWindows(NamedTuple):
-    """Rows to train or score on: a function's ``window`` minutes and the ``HORIZON`` after."""
+    """Rows to train or score on: a function's ``window`` minutes and the ``horizon`` after
+    (``HORIZON`` for the forecaster)."""
 
     x: NDArray[np.float32]  #: [n, window] calls per minute, oldest first
-    y: NDArray[np.float32]  #: [n, HORIZON] calls per minute at t+1 .. t+HORIZON
+    y: NDArray[np.float32]  #: [n, horizon] calls per minute at t+1 .. t+horizon
     row: NDArray[np.int64]  #: the function (row of the counts) of each window
     first: NDArray[np.int64]  #: the minute of y[:, 0]
 
 
 def windows(
-    counts: NDArray[np.float32], window: int, start: int, stop: int, seed: int
+    counts: NDArray[np.float32],
+    window: int,
+    start: int,
+    stop: int,
+    seed: int,
+    *,
+    horizon: int = HORIZON,
+    limit: int | None = None,
+    purpose: str = "train a load forecaster",
 ) -> LoadWindows:
-    """Every window (inputs and targets) inside minutes [start, stop) of the busy functions,
-    subsampled to ``MAX_WINDOWS`` with ``seed``."""
+    """Every window (inputs and the ``horizon`` minutes after) inside minutes [start, stop) of
+    the busy functions, subsampled to ``limit`` (default ``MAX_WINDOWS``) with ``seed``.
+
+    The burst classifier (``skyroute.experiments.trainers``) cuts its windows here too, with
+    its own horizon and budget; ``purpose`` names what the windows are for in the error.
+    """
+    limit = MAX_WINDOWS if limit is None else limit
     busy = np.flatnonzero(counts.sum(axis=1) >= MIN_CALLS)
-    span = window + HORIZON
+    span = window + horizon
     if busy.size == 0 or stop - start < span:
         raise ConfigError(
-            "the trace is too small to train a load forecaster",
+            f"the trace is too small to {purpose}",
             f"use a trace with functions of at least {MIN_CALLS} calls and more minutes",
         )
     view = np.lib.stride_tricks.sliding_window_view(counts[busy, start:stop], span, axis=1)
@@ -68,10 +82,8 @@ def windows(
     first = np.tile(start + window + np.arange(per_series), busy.size)
     flat = view.reshape(-1, span)
     keep = np.arange(flat.shape[0])
-    if flat.shape[0] > MAX_WINDOWS:
-        keep = np.sort(
-            np.random.default_rng(seed).choice(flat.shape[0], MAX_WINDOWS, replace=False)
-        )
+    if flat.shape[0] > limit:
+        keep = np.sort(np.random.default_rng(seed).choice(flat.shape[0], limit, replace=False))
     return LoadWindows(
         x=flat[keep, :window].astype(np.float32),
         y=flat[keep, window:].astype(np.float32),

@@ -66,21 +66,14 @@ def roc_plot(results: list[FamilyResult], y: np.ndarray, path: Path) -> None:
 
 
 def confusion_plot(best: FamilyResult, path: Path) -> None:
-    plt = _pyplot()
-    matrix = np.asarray(best.metrics["confusion_matrix"])
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        colour = "white" if count > matrix.max() / 2 else "black"
-        ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour)
-    ax.set_xticks([0, 1], ["function", "container"])
-    ax.set_yticks([0, 1], ["function", "container"])
-    ax.set_xlabel("predicted (P ≥ 0.5)")
-    ax.set_ylabel("label")
-    ax.set_title(f"Router: {best.name}, held-out windows")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from skyroute.report.classifier import confusion_plot as plot
+
+    plot(
+        best.metrics["confusion_matrix"],
+        ("function", "container"),
+        f"Router: {best.name}, held-out windows",
+        path,
+    )
 
 
 def importance_plot(importances: dict[str, float], path: Path) -> None:
