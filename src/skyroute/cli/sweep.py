@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skyroute.cli._common import console, err_console, handle_errors
+from skyroute.cli._common import console, err_console, handle_errors, state
 
 app = typer.Typer(help="Phased sweeps with constraint-based winners (docs/experiments.md).")
 
@@ -38,7 +40,9 @@ class _Bars:
     def run_done(self, outcome: Any) -> None:
         self.progress.advance(self.runs)
         if outcome.status == "failed":
-            self.progress.console.print(f"[yellow]run {outcome.name} failed:[/] {outcome.reason}")
+            self.progress.console.print(
+                f"[yellow]run {outcome.name} failed:[/] {outcome.reason}", soft_wrap=True
+            )
 
     def phase_done(self, outcome: Any) -> None:
         self.progress.advance(self.phases)
@@ -47,7 +51,8 @@ class _Bars:
             shown = ", ".join(f"{k}={winner.params[k]}" for k in outcome.varied)
             self.progress.console.print(
                 f"phase {outcome.name}: winner {winner.name} ({shown}; "
-                f"{outcome.objective} {winner.metrics[outcome.objective]:.4f})"
+                f"{outcome.objective} {winner.metrics[outcome.objective]:.4f})",
+                soft_wrap=True,
             )
 
 
@@ -89,6 +94,7 @@ def run(
         scale=scale, executor=executor, ray_address=ray_address, tracking_uri=tracking_uri,
         device=device, jobs=jobs, out=out, mlflow_dir=mlflow_dir,
     )  # fmt: skip
+    _quiet_mlflow()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, TimeElapsedColumn(), console=err_console) as progress:
         bars = _Bars(progress, len(sweep.phases))
@@ -97,6 +103,11 @@ def run(
         except SweepFailed as failed:
             _report(failed.outcome, options)
             raise
+        except KeyboardInterrupt:
+            err_console.print(
+                "interrupted: the finished runs are kept; run the same command again to resume"
+            )
+            raise typer.Exit(code=130) from None
     console.print(
         f"{sweep.name}: {outcome.executed} runs executed, {outcome.skipped} finished before"
     )
@@ -141,6 +152,7 @@ def status(
     from skyroute.experiments.sweep import load_sweep
 
     _choice("--scale", scale, ("tiny", "full"))
+    _quiet_mlflow()
     sweep = load_sweep(file)
     options = _options(scale=scale, tracking_uri=tracking_uri, out=out, mlflow_dir=mlflow_dir)
     outcome = read_sweep(sweep, options)
@@ -175,6 +187,7 @@ def report(
     from skyroute.experiments.sweep import load_sweep
 
     _choice("--scale", scale, ("tiny", "full"))
+    _quiet_mlflow()
     sweep = load_sweep(file)
     options = _options(scale=scale, tracking_uri=tracking_uri, out=out, mlflow_dir=mlflow_dir)
     console.print(f"wrote {_report(read_sweep(sweep, options), options)}", soft_wrap=True)
@@ -185,6 +198,13 @@ def _report(outcome: Any, options: Any) -> Path:
 
     path: Path = write_report(outcome, options.out / outcome.sweep / "report")
     return path
+
+
+def _quiet_mlflow() -> None:
+    """MLflow's start-up notes and download bars are noise here (shown with --debug)."""
+    if not state.debug:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 def _choice(option: str, value: str, allowed: tuple[str, ...]) -> None:
