@@ -1,0 +1,60 @@
+"""Reactive and predictive scaling: replicas arrive after start-up, leave after the cool-down,
+a perfect forecast never does worse than reacting, and the score adds up."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skyroute.autoscale.scaling import Service, predictive, reactive, score
+
+SERVICE = Service(capacity=10.0, target=1.0, startup=2, cooldown=3)
+
+
+def perfect_forecast(load: np.ndarray) -> np.ndarray:
+    padded = np.concatenate([load, np.repeat(load[-1], 12)])
+    return np.stack([padded[t + 1 : t + 13] for t in range(len(load))])
+
+
+def test_a_step_up_is_served_after_the_metrics_lag_and_the_start_up() -> None:
+    load = np.array([10.0] * 5 + [40.0] * 10)
+    ready = reactive(load, SERVICE)
+    assert list(ready[:6]) == [1] * 6  # the scaler sees minute 5 at minute 6
+    assert list(ready[6:8]) == [1, 1] and ready[8] == 4  # asked at 6, ready 2 minutes later
+    assert score(load, ready, SERVICE, 0.01).slo_violation_minutes == 3
+
+
+def test_a_step_down_waits_for_the_cool_down() -> None:
+    load = np.array([40.0] * 5 + [10.0] * 8)
+    ready = reactive(load, SERVICE)
+    assert ready[5] == 4 and ready[6] == 4 and ready[7] == 4  # wanted 1 from minute 6
+    assert ready[8] == 1  # lower for 3 minutes (6, 7, 8): removed at once
+
+
+def test_a_perfect_forecast_has_the_step_ready_in_time() -> None:
+    load = np.array([10.0] * 5 + [40.0] * 10)
+    ready = predictive(load, perfect_forecast(load), SERVICE)
+    assert score(load, ready, SERVICE, 0.01).slo_violation_minutes == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 200), min_size=3, max_size=60))
+def test_with_a_perfect_forecast_predictive_never_violates_more(values: list[float]) -> None:
+    load = np.asarray(values)
+    service = Service(capacity=10.0, target=0.8, startup=1, cooldown=2)
+    r = score(load, reactive(load, service), service, 1.0)
+    p = score(load, predictive(load, perfect_forecast(load), service), service, 1.0)
+    assert p.slo_violation_minutes <= r.slo_violation_minutes
+    assert p.cost_usd == p.replica_minutes  # price 1 per replica-minute
+    assert 0.0 <= p.late_calls_share <= 1.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 500), min_size=2, max_size=40), st.integers(0, 4), st.integers(1, 6))
+def test_replicas_stay_within_bounds(values: list[float], startup: int, cooldown: int) -> None:
+    service = Service(
+        capacity=7.0, startup=startup, cooldown=cooldown, min_replicas=1, max_replicas=50
+    )
+    ready = reactive(np.asarray(values), service)
+    assert ready.min() >= 1 and ready.max() <= 50
