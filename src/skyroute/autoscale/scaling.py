@@ -7,9 +7,9 @@ wanted count has stayed lower for ``cooldown`` minutes (the HPA's stabilisation 
 
 - Reactive sees the load of the minute before (metrics lag) and wants enough replicas for it.
 - Predictive also sees the forecast of the next 12 minutes and wants, now, enough replicas for
-  the highest load forecast between t + startup and the horizon -- the replicas it asks for
-  now are ready by then -- and never fewer than reactive would (a forecast that is too low
-  cannot take capacity away from what is observed).
+  the load forecast for minute t + startup -- when the replicas it asks for now are ready --
+  (the highest over ``lookahead`` more minutes, when set), and never fewer than reactive would
+  (a forecast that is too low cannot take capacity away from what is observed).
 
 A minute is an SLO violation when its load exceeds what the ready replicas can serve.
 """
@@ -32,6 +32,9 @@ class Service:
     target: float = 0.7  # utilisation the scaler aims at
     startup: int = 2  # minutes from asking for a replica to it serving
     cooldown: int = 5  # minutes the wanted count must stay lower before scaling down
+    #: Minutes past readiness the predictive scaler provisions for (0: the minute new
+    #: replicas become ready; more buys headroom against late forecasts, at a price).
+    lookahead: int = 0
     min_replicas: int = 1
     max_replicas: int = 1000
 
@@ -76,7 +79,8 @@ def _scale(load: Array, forecast: Array | None, service: Service) -> NDArray[np.
         seen = load[t - 1] if t > 0 else load[0]
         want = service.wanted(seen)
         if forecast is not None:
-            ahead = forecast[t, max(service.startup - 1, 0) :]
+            first = max(service.startup - 1, 0)
+            ahead = forecast[t, first : first + service.lookahead + 1]
             if ahead.size:
                 want = max(want, service.wanted(float(ahead.max())))
         recent = [*recent[-(service.cooldown - 1) :], want] if service.cooldown > 1 else [want]

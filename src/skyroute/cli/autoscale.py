@@ -26,6 +26,9 @@ def simulate(
     target: float = typer.Option(0.7, "--target", min=0.05, max=1.0, help="Utilisation target."),
     startup: int = typer.Option(2, "--startup", min=0, help="Minutes until a new replica serves."),
     cooldown: int = typer.Option(5, "--cooldown", min=1, help="Scale-down stabilisation, minutes."),
+    lookahead: int = typer.Option(
+        0, "--lookahead", min=0, max=11, help="Predictive: minutes past readiness provisioned."
+    ),
     vcpu: float = typer.Option(1.0, "--vcpu", help="vCPUs of a replica (Fargate price)."),
     memory_gb: float = typer.Option(2.0, "--memory-gb", help="GB of a replica (Fargate price)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the trace expansion."),
@@ -40,7 +43,7 @@ def simulate(
     forecaster = Forecaster.from_bundle(bundles / "forecast")
     loaded = load(trace, seed)
     capacity = concurrency * 60_000.0 / float(loaded.duration_ms.mean())
-    service = Service(capacity=capacity, target=target, startup=startup, cooldown=cooldown)
+    service = Service(capacity, target, startup, cooldown, lookahead)
     price = replica_price_per_minute(vcpu, memory_gb)
     result = replay(minute_counts(loaded).astype(float), forecaster, service, holdout, price)
     out.mkdir(parents=True, exist_ok=True)
