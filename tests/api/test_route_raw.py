@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from apiclient import TenantClient
 from bundlemaker import memory_router_bundle
-
 from skyroute.bundles import pack_bundle
 from skyroute.bundles.router_request import FEATURES, features_for
 
