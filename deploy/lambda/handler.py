@@ -30,6 +30,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import router_model
+
 from skyroute.bundles.router_decision import (
     FALLBACK_PLATFORM,
     confidence,
@@ -43,8 +45,6 @@ from skyroute.bundles.router_request import (
     parse_request,
     workload_of,
 )
-
-import router_model
 
 log = logging.getLogger("skyroute.lambda")
 
