@@ -44,7 +44,7 @@ ROUTER_BUNDLE ?= out/router/router
 
 lambda-zip: install  ## the Lambda router's function and layer zips in out/lambda, sizes checked
 	@test -f $(ROUTER_BUNDLE)/bundle.json || { echo "no router bundle at $(ROUTER_BUNDLE): run \`skyroute train router\` or pass ROUTER_BUNDLE=DIR"; exit 1; }
-	$(PY) deploy/lambda/package.py --bundle $(ROUTER_BUNDLE) --out out/lambda
+	$(PY) deploy/lambda/lambda_zip.py --bundle $(ROUTER_BUNDLE) --out out/lambda
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

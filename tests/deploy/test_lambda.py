@@ -24,7 +24,7 @@ LAMBDA = ROOT / "deploy" / "lambda"
 sys.path.insert(0, str(LAMBDA))
 
 import handler  # noqa: E402
-import package  # noqa: E402
+import lambda_zip as package  # noqa: E402
 import router_model  # noqa: E402
 
 SEED = {
