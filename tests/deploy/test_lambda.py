@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bundlemaker import memory_router_bundle
 
@@ -293,3 +296,42 @@ def test_the_replay_answers_the_six_scenarios_within_the_latency_it_reports(
     assert s["cold_ms"] == calls[0]["wall_ms"]
     warm = sorted(c["wall_ms"] for c in calls[1:])
     assert warm[0] <= s["warm_p50_ms"] <= s["warm_p95_ms"] <= s["warm_max_ms"] == warm[-1]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=15), inner, max_size=6)
+    ),
+    max_leaves=20,
+)
+near_seed = st.fixed_dictionaries(
+    {}, optional={k: st.sampled_from([v, None, "x", -1, 1e308, [], {}]) for k, v in SEED.items()}
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.one_of(json_values, near_seed, st.text(max_size=40)), encode=st.booleans())
+def test_no_body_makes_an_unhandled_exception(bundle_dir: Path, body: Any, encode: bool) -> None:
+    os.environ[router_model.BUNDLE_ENV] = str(bundle_dir)
+    raw = body if isinstance(body, str) and not encode else json.dumps(body)
+    response = handler.lambda_handler({"body": raw}, None)
+    assert response["statusCode"] in (200, 400)
+    answer = json.loads(response["body"])
+    if response["statusCode"] == 200:
+        assert answer["fallback"] is False
+    else:
+        assert set(answer["error"]) == {"code", "message", "fix"}
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = memory_router_bundle(tmp_path_factory.mktemp("fuzz") / "model")
+    before = os.environ.get(router_model.BUNDLE_ENV)
+    router_model.clear_cache()
+    yield path
+    router_model.clear_cache()
+    if before is None:
+        os.environ.pop(router_model.BUNDLE_ENV, None)
+    else:
+        os.environ[router_model.BUNDLE_ENV] = before
