@@ -169,7 +169,7 @@ class SeedRequest(_Strict):
     timestamp: Timestamp
 
 
-class FunctionProfile(_Strict):
+class RouterProfile(_Strict):
     """SkyRoute's function profile (the simulator's per-function numbers)."""
 
     memory_mb: float = Field(ge=1.0, le=MAX_MEMORY_MB, allow_inf_nan=False)
@@ -180,7 +180,7 @@ class FunctionProfile(_Strict):
 
 
 class ProfileRequest(_Strict):
-    profile: FunctionProfile
+    profile: RouterProfile
     timestamp: Timestamp
 
 

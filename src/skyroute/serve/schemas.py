@@ -16,10 +16,10 @@ from pydantic_core import PydanticCustomError
 from skyroute.bundles.router_request import (
     MAX_PAYLOAD_KB,
     LoadPattern,
+    RouterProfile,
     TimeWindow,
     WorkloadType,
 )
-from skyroute.bundles.router_request import FunctionProfile as RouterProfile
 from skyroute.fields import JsonObject, Moment, Text, json_problem
 from skyroute.fields import Strict as Strict
 
