@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= out/simulate
 
-.PHONY: run test lint bench bench-server bench-gapfill install system-deps clean
+.PHONY: run test lint bench bench-server bench-gapfill install system-deps clean lambda-zip
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ bench-server: install  ## open-loop decision server table (BENCH_ARGS=--quick fo
 bench-gapfill: install  ## gap-fill rows/s on SQLite and PostgreSQL (services.sh starts them)
 	bash scripts/services.sh
 	$(PY) benchmarks/bench_gapfill.py
+
+# The router bundle the Lambda function ships (`skyroute train router` writes out/router/router).
+ROUTER_BUNDLE ?= out/router/router
+
+lambda-zip: install  ## the Lambda router's function and layer zips in out/lambda, sizes checked
+	@test -f $(ROUTER_BUNDLE)/bundle.json || { echo "no router bundle at $(ROUTER_BUNDLE): run \`skyroute train router\` or pass ROUTER_BUNDLE=DIR"; exit 1; }
+	$(PY) deploy/lambda/lambda_zip.py --bundle $(ROUTER_BUNDLE) --out out/lambda
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

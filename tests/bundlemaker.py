@@ -154,3 +154,26 @@ def spot_model_zip(tmp_path: Path, trained_until: str) -> Path:
         inputs=[{"name": "x", "shape": [-1, n]}], outputs=[{"name": "y", "shape": [-1, 1]}],
     )  # fmt: skip
     return pack_bundle(folder, tmp_path / "spot.zip")
+
+
+def memory_router_bundle(out: Path, threshold: float = 0.5) -> Path:
+    """A ``router.platform`` bundle on ``router.window/1`` whose P(container) is
+    ``0.25 * log_memory_mb - 0.2``: 0.33 for a 128 MB function, 0.67 at 3 GB."""
+    from safetensors.numpy import save_file
+
+    from skyroute.bundles.router_request import FEATURE_SET, FEATURES
+
+    weight = np.zeros((2, len(FEATURES)), dtype=np.float32)
+    weight[1, FEATURES.index("log_memory_mb")] = 0.25
+    model = out.parent / f"{out.name}-model.safetensors"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(
+        {"layers.0.weight": weight, "layers.0.bias": np.asarray([0.0, -0.2], np.float32)},
+        str(model),
+    )
+    write_bundle(
+        out, name="router", version="1", kind="router.platform", format="safetensors",
+        trained_until="2026-10-31", model_file=model, features=FEATURES,
+        params={"threshold": threshold, "feature_set": FEATURE_SET}, **_io(len(FEATURES), 2),
+    )  # fmt: skip
+    return out

@@ -7,11 +7,19 @@ from :data:`~skyroute.fields.Text` (sized to the column it lands in), so bad inp
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from skyroute.bundles.router_request import (
+    MAX_PAYLOAD_KB,
+    LoadPattern,
+    RouterProfile,
+    TimeWindow,
+    WorkloadType,
+)
 from skyroute.fields import JsonObject, Moment, Text, json_problem
 from skyroute.fields import Strict as Strict
 
@@ -259,11 +267,50 @@ class EngineTestOut(BaseModel):
 # --- platform routing ---------------------------------------------------------------------
 
 
+#: The raw request's fields (``skyroute.bundles.router_request``), validated there.
+RAW_ROUTE_FIELDS = (
+    "workload_type", "payload_size_kb", "time_window", "load_pattern", "timestamp", "profile",
+)  # fmt: skip
+
+
 class RouteIn(Strict):
-    features: dict[Annotated[Text, Field(max_length=100)], float] = Field(
-        description="The router bundle's features, by name.", max_length=1000
+    """Either the bundle's ``features`` by name, or the raw request the server derives them
+    from: the seed's ``{workload_type, payload_size_kb, time_window, load_pattern, timestamp}``
+    or ``{profile, timestamp}`` (docs/deploy-lambda.md, "Request vocabulary")."""
+
+    features: dict[Annotated[Text, Field(max_length=100)], float] | None = Field(
+        None, description="The router bundle's features, by name.", max_length=1000
     )
+    workload_type: WorkloadType | None = None
+    payload_size_kb: float | None = Field(None, ge=0.0, le=MAX_PAYLOAD_KB)
+    time_window: TimeWindow | None = None
+    load_pattern: LoadPattern | None = None
+    timestamp: datetime | None = Field(
+        None, description="ISO 8601 (UTC when it names no zone) or epoch seconds."
+    )
+    profile: RouterProfile | None = None
     caller_key: Text = Field("anonymous", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> RouteIn:
+        raw = [name for name in RAW_ROUTE_FIELDS if getattr(self, name) is not None]
+        if self.features is not None and raw:
+            raise PydanticCustomError(
+                "route_shape",
+                "send either features or the raw request, not both (got features and {raw})",
+                {"raw": ", ".join(raw)},
+            )
+        if self.features is None and not raw:
+            raise PydanticCustomError(
+                "route_shape",
+                "send features, or workload_type, payload_size_kb, time_window, load_pattern "
+                "and timestamp (or profile and timestamp)",
+            )
+        return self
+
+    def raw_request(self) -> dict[str, Any]:
+        """The raw request's fields that were sent, for the feature builder."""
+        return {n: getattr(self, n) for n in RAW_ROUTE_FIELDS if getattr(self, n) is not None}
 
 
 class RouteOut(BaseModel):

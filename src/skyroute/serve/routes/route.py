@@ -5,11 +5,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any
 
 import numpy as np
 from fastapi import APIRouter
 
+from skyroute.bundles.router_decision import (
+    FALLBACK_PLATFORM,
+    confidence,
+    decision_threshold,
+    platform_for,
+    why_not_served,
+)
+from skyroute.bundles.router_request import RouterRequestError, features_for, in_bundle_order
 from skyroute.serve import model_registry
 from skyroute.serve.errors import ApiError
 from skyroute.serve.predictors import predictor_for
@@ -19,39 +26,16 @@ from skyroute.serve.schemas import RouteIn, RouteOut
 router = APIRouter(prefix="/api/v1/ml", tags=["decisions"])
 log = logging.getLogger(__name__)
 
-#: Where the router cannot say: functions serve every call (on the shipped data no routing
-#: threshold makes containers pay, docs/learn.md), so the safe answer is the function platform.
-FALLBACK_PLATFORM = "function"
-#: The decision rule of a bundle that names no threshold (``params.threshold``).
-DEFAULT_THRESHOLD = 0.5
-
-
-def decision_threshold(manifest: dict[str, Any]) -> float | None:
-    """The bundle's threshold on P(container) (``train router`` sets it in the simulator);
-    the default when it names none, None when it names something that is not in (0, 1]."""
-    params = manifest.get("params")
-    value = params.get("threshold", DEFAULT_THRESHOLD) if isinstance(params, dict) else None
-    if value is None:
-        return DEFAULT_THRESHOLD
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0.0 < value <= 1.0:
-        return float(value)
-    return None
-
-
-def confidence(p_container: float, threshold: float) -> float:
-    """How far P(container) is from the threshold, as a share of the way to 0 or 1."""
-    side = 1.0 - threshold if p_container >= threshold else threshold
-    return min(abs(p_container - threshold) / side, 1.0) if side > 0 else 1.0
-
 
 @router.post("/route", response_model=RouteOut)
 def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep) -> RouteOut:
     """Platform routing with the active ``router.platform`` model (docs/learn.md, features).
 
-    The caller sends the bundle's features by name: the server keeps no per-function history,
-    so the window features (calls and gaps before the window, the profile, the prices and
-    carbon of the first call's placements) are the caller's to compute. Containers are chosen
-    when P(container) reaches the bundle's threshold.
+    The caller sends the bundle's features by name (the server keeps no per-function history,
+    so the window features are the caller's to compute), or the raw request -- the seed's
+    ``{workload_type, payload_size_kb, time_window, load_pattern, timestamp}`` or a function
+    profile -- which ``skyroute.bundles.router_request`` turns into them, as the Lambda
+    handler does. Containers are chosen when P(container) reaches the bundle's threshold.
 
     A model that fails or answers something that is not a probability is never served: the
     answer is then the function platform, flagged ``fallback`` with the reason.
@@ -65,15 +49,7 @@ def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep
     version = model_registry.pick_version(split, model_id, body.caller_key)
     row = model_registry.get_version(session, tenant, model_id, version)
     names = list(row.manifest.get("features", []))
-    missing = [n for n in names if n not in body.features]
-    if missing:
-        raise ApiError(
-            422,
-            "missing_features",
-            f"the router needs features {missing}",
-            f"send all of: {', '.join(names)}",
-        )
-    x = np.asarray([[body.features[n] for n in names]], dtype=np.float32)
+    x = _feature_row(body, names)
     start = time.perf_counter()
     try:
         out = np.asarray(predictor_for(state, row).predict(x), dtype=np.float64).reshape(1, -1)
@@ -83,11 +59,8 @@ def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep
         state.metrics.model_load_failures.labels("router.platform").inc()
         p_container, reason = math.nan, f"the model failed: {type(exc).__name__}"
     elapsed = (time.perf_counter() - start) * 1000.0
-    if reason is None and not 0.0 <= p_container <= 1.0:  # also catches NaN
-        reason = f"the model answered {p_container!r}, not a probability in [0, 1]"
     threshold = decision_threshold(row.manifest)
-    if reason is None and threshold is None:
-        reason = "the bundle's params.threshold is not a number in (0, 1]"
+    reason = reason or why_not_served(p_container, threshold)
     version_id = f"{model_id}@{version}"
     if reason is not None or threshold is None:
         return RouteOut(
@@ -100,9 +73,28 @@ def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep
             fallback_reason=reason,
         )
     return RouteOut(
-        platform="container" if p_container >= threshold else "function",
+        platform=platform_for(p_container, threshold),
         p_container=p_container,
         confidence=confidence(p_container, threshold),
         model_version=version_id,
         inference_ms=elapsed,
     )
+
+
+def _feature_row(body: RouteIn, names: list[str]) -> np.ndarray:
+    """The ``(1, n)`` float32 row of the bundle's features, from either request shape."""
+    if body.features is None:
+        try:
+            vector = in_bundle_order(features_for(body.raw_request()), names)
+        except RouterRequestError as exc:
+            raise ApiError(422, "invalid_request", exc.message, exc.fix) from None
+        return vector.reshape(1, -1)
+    missing = [n for n in names if n not in body.features]
+    if missing:
+        raise ApiError(
+            422,
+            "missing_features",
+            f"the router needs features {missing}",
+            f"send all of: {', '.join(names)}",
+        )
+    return np.asarray([[body.features[n] for n in names]], dtype=np.float32)
