@@ -8,6 +8,7 @@ from skyroute import __version__
 from skyroute.cli import (
     bundle,
     catalog,
+    db,
     gapfill,
     serve,
     simulate,
@@ -34,6 +35,7 @@ app.add_typer(gapfill.app, name="gapfill")
 app.add_typer(world.app, name="world")
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(sweep.app, name="sweep")
+app.add_typer(db.app, name="db")
 app.command("evaluate")(train.evaluate)
 app.command("simulate")(simulate.simulate)
 app.command("serve")(serve.serve)
