@@ -75,7 +75,8 @@ def test_metric_names_are_prometheus_safe() -> None:
 
 
 def test_pushgateway_holds_each_finished_runs_wall_time(pushgateway: str) -> None:
-    outcome = sample_outcome()
+    # Its own sweep name: a group no other test on the same gateway replaces.
+    outcome = replace(sample_outcome(), sweep="wall-time-study")
     for phase in outcome.phases:
         phase.runs[:] = [
             replace(run, seconds=60.0 * (i + 1)) if run.status == "finished" else run
@@ -85,8 +86,11 @@ def test_pushgateway_holds_each_finished_runs_wall_time(pushgateway: str) -> Non
     exposed = httpx.get(f"{pushgateway}/metrics").text
     line = (
         'skyroute_sweep_run_seconds{instance="",job="skyroute_sweep",phase="model",'
-        'run="lstm-burst-model-03",sweep="lstm-burst-study"} 180'
+        'run="lstm-burst-model-03",sweep="wall-time-study"} 180'
     )
     assert line in exposed
-    samples = [s for s in exposed.splitlines() if s.startswith("skyroute_sweep_run_seconds{")]
+    samples = [
+        s for s in exposed.splitlines()
+        if s.startswith("skyroute_sweep_run_seconds{") and 'sweep="wall-time-study"' in s
+    ]  # fmt: skip
     assert len(samples) == 10  # the failed run has no wall time pushed
