@@ -130,9 +130,17 @@ def pushgateway(tmp_path: Path) -> Iterator[str]:
         pytest.fail(f"{PUSHGATEWAY} is missing: run scripts/system-deps.sh")
     port = free_port()
     log = tmp_path / "pushgateway.log"
-    argv = [str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}"]
+    # In memory only: Debian's default persistence file (/var/lib/prometheus/, there once the
+    # prometheus package is installed) would carry one test's pushes into the next gateway.
+    # A route prefix of its own: if another test's gateway took the port first (free_port
+    # races between xdist workers), this URL gets 404 there instead of sharing its metrics.
+    prefix = f"gw{uuid.uuid4().hex[:12]}"
+    argv = [
+        str(PUSHGATEWAY), f"--web.listen-address=127.0.0.1:{port}", f"--web.route-prefix=/{prefix}",
+        "--persistence.file=",
+    ]  # fmt: skip
     process = _start(argv, log)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}/{prefix}"
     try:
         _wait_until_answers(f"{url}/-/ready", process, log)
         yield url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -71,3 +72,25 @@ def test_metric_names_are_prometheus_safe() -> None:
     assert metric_name("class_1_accuracy") == "skyroute_sweep_class_1_accuracy"
     assert metric_name("Val F1-score (macro)") == "skyroute_sweep_val_f1_score_macro"
     assert metric_name("%%") == "skyroute_sweep_metric"
+
+
+def test_pushgateway_holds_each_finished_runs_wall_time(pushgateway: str) -> None:
+    # Its own sweep name: a group no other test on the same gateway replaces.
+    outcome = replace(sample_outcome(), sweep="wall-time-study")
+    for phase in outcome.phases:
+        phase.runs[:] = [
+            replace(run, seconds=60.0 * (i + 1)) if run.status == "finished" else run
+            for i, run in enumerate(phase.runs)
+        ]
+    assert push_metrics(pushgateway, outcome) is True
+    exposed = httpx.get(f"{pushgateway}/metrics").text
+    line = (
+        'skyroute_sweep_run_seconds{instance="",job="skyroute_sweep",phase="model",'
+        'run="lstm-burst-model-03",sweep="wall-time-study"} 180'
+    )
+    assert line in exposed
+    samples = [
+        s for s in exposed.splitlines()
+        if s.startswith("skyroute_sweep_run_seconds{") and 'sweep="wall-time-study"' in s
+    ]  # fmt: skip
+    assert len(samples) == 10  # the failed run has no wall time pushed

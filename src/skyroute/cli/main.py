@@ -9,6 +9,7 @@ from skyroute.cli import (
     autoscale,
     bundle,
     catalog,
+    db,
     gapfill,
     serve,
     simulate,
@@ -36,6 +37,7 @@ app.add_typer(world.app, name="world")
 app.add_typer(tenant.app, name="tenant")
 app.add_typer(sweep.app, name="sweep")
 app.add_typer(autoscale.app, name="autoscale")
+app.add_typer(db.app, name="db")
 app.command("evaluate")(train.evaluate)
 app.command("simulate")(simulate.simulate)
 app.command("serve")(serve.serve)

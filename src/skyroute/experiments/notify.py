@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 PUSH_JOB = "skyroute_sweep"
 METRIC_PREFIX = "skyroute_sweep_"
+#: Each finished run's wall time, pushed beside its metrics (the "over time" alert reads it).
+RUN_SECONDS = METRIC_PREFIX + "run_seconds"
 TIMEOUT_S = 10.0
 #: At most this many failed runs are named in a message (the report lists them all).
 MAX_FAILED_LISTED = 5
@@ -76,7 +78,8 @@ def metric_name(metric: str) -> str:
 def push_metrics(gateway_url: str, outcome: SweepOutcome, *, timeout: float = TIMEOUT_S) -> bool:
     """Push every finished run's final metrics to the Pushgateway at ``gateway_url``.
 
-    One gauge per metric, labelled sweep, phase and run, under job ``skyroute_sweep`` grouped by
+    One gauge per metric (and ``skyroute_sweep_run_seconds``, the run's wall time), labelled
+    sweep, phase and run, under job ``skyroute_sweep`` grouped by
     sweep (a new push of the same sweep replaces its old values, other sweeps stay). Returns
     False with a warning when the gateway cannot be reached or refuses.
     """
@@ -98,6 +101,13 @@ def push_metrics(gateway_url: str, outcome: SweepOutcome, *, timeout: float = TI
                         registry=registry,
                     )  # fmt: skip
                 gauges[name].labels(outcome.sweep, phase.name, run.name).set(value)
+            if run.seconds is not None and math.isfinite(run.seconds):
+                if RUN_SECONDS not in gauges:
+                    gauges[RUN_SECONDS] = Gauge(
+                        RUN_SECONDS, "wall time of a sweep run in seconds",
+                        ["sweep", "phase", "run"], registry=registry,
+                    )  # fmt: skip
+                gauges[RUN_SECONDS].labels(outcome.sweep, phase.name, run.name).set(run.seconds)
     try:
         push_to_gateway(
             gateway_url, job=PUSH_JOB, registry=registry, grouping_key={"sweep": outcome.sweep},
