@@ -14,8 +14,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import skyroute.world.envs
 from skyroute.errors import ConfigError, UnknownNameError
+from skyroute.world import dynamics as dyn
 from skyroute.world.catalog.loader import Catalog
-from skyroute.world.envs import dynamics as dyn
 from skyroute.world.envs.strategic import StrategicEnv
 from skyroute.world.envs.tactical import TacticalEnv, TraceEnv
 from skyroute.world.envs.vector import StrategicVectorEnv, TacticalVectorEnv, TraceVectorEnv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skyroute.world.envs import dynamics as dyn
+from skyroute.world import dynamics as dyn
 from skyroute.world.envs.tactical import TacticalEnv
 
 

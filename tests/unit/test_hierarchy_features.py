@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyroute.world.envs import dynamics as dyn
+from skyroute.world import dynamics as dyn
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
 from skyroute.world.observations import GAP_THRESHOLDS_S

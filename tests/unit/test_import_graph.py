@@ -81,3 +81,41 @@ def test_the_server_and_the_forecaster_api_import_no_training_code() -> None:
     # The server never trains; skyroute.bundles.forecaster serves forecasts without PyTorch.
     assert edges_between("skyroute.serve", "skyroute.learn") == []
     assert edges_between("skyroute.bundles", "skyroute.learn") == []
+
+
+def test_the_server_and_the_learned_policy_never_reach_the_gymnasium_envs() -> None:
+    # Importing skyroute.world.envs registers the envs with Gymnasium, which the server's image
+    # does not install (deploy/Dockerfile); the envs' pure dynamics live in skyroute.world.
+    assert edges_between("skyroute.serve", "skyroute.world.envs") == []
+    assert edges_between("skyroute.world.policies", "skyroute.world.envs") == []
+    assert edges_between("skyroute.world.dynamics", "skyroute.world.envs") == []
+    assert ("skyroute.world.policies.learned", "skyroute.world.dynamics") in edges_between(
+        "skyroute.world.policies", "skyroute.world.dynamics"
+    )
+
+
+TRAINING_STACKS = ("gymnasium", "torch", "stable_baselines3", "sb3_contrib", "mlflow", "ray")
+
+# Builds the app and loads every module the decide paths import lazily, then names any training
+# stack that ended up in sys.modules (they are installed in the dev venv, so they would load).
+_SERVER_IMPORTS = """
+import sys
+from skyroute.serve.app import create_app
+from skyroute.serve.settings import Settings
+import skyroute.serve.engines.hierarchical, skyroute.serve.engines.registry
+import skyroute.world.policies.learned, skyroute.world.dynamics, skyroute.bundles.predict
+create_app(Settings(data_dir=sys.argv[1]))
+print(" ".join(sorted(m for m in {stacks!r} if m in sys.modules)))
+"""
+
+
+def test_the_server_loads_no_training_stack(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = _SERVER_IMPORTS.format(stacks=set(TRAINING_STACKS))
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -12,7 +12,7 @@ import pytest
 from bundlemaker import mlp_bundle
 from skyroute.bundles import BundleError, Manifest, read_bundle
 from skyroute.errors import ConfigError
-from skyroute.world.envs.dynamics import DEFAULT_TRACE, default_trace, load_env_data
+from skyroute.world.dynamics import DEFAULT_TRACE, default_trace, load_env_data
 from skyroute.world.envs.strategic import StrategicEnv
 from skyroute.world.envs.tactical import TacticalEnv
 from skyroute.world.objective import Objective

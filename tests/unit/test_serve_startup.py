@@ -56,3 +56,17 @@ def test_a_failed_world_build_is_reported_and_raised() -> None:
         build.get()
     assert not build.ready
     assert isinstance(build.error, ValueError)
+
+
+def test_an_operators_metrics_dir_is_made_and_emptied_even_for_one_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The image sets PROMETHEUS_MULTIPROC_DIR under a fresh tmpfs; prometheus_client writes
+    # there whenever it is set, so a missing directory failed the first request of one worker.
+    from skyroute.serve.metrics import MULTIPROC_ENV, multiprocess_dir
+
+    given = tmp_path / "tmpfs" / "metrics"
+    monkeypatch.setenv(MULTIPROC_ENV, str(given))
+    assert multiprocess_dir(1) is None and given.is_dir()
+    (given / "counter_1.db").write_bytes(b"old run")
+    assert multiprocess_dir(2) is None and list(given.iterdir()) == []

@@ -91,7 +91,7 @@ class Experience:
 
 def experience(data: Any, rows: NDArray[np.int64], report: Progress | None) -> Experience:
     """Observations and every candidate's realised relative objective for ``rows``."""
-    from skyroute.world.envs import dynamics as dyn
+    from skyroute.world import dynamics as dyn
 
     parts: list[Experience] = []
     chunk = 4096

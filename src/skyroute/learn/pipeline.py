@@ -96,7 +96,7 @@ def train_hierarchy(
     from skyroute.learn.hierarchy import experience, fit_strategic, fit_tactical
     from skyroute.learn.seeding import seed_everything
     from skyroute.world.catalog.loader import load_catalog
-    from skyroute.world.envs.dynamics import build_env_data
+    from skyroute.world.dynamics import build_env_data
     from skyroute.world.envs.strategic import StrategicEnv
     from skyroute.world.envs.tactical import TacticalEnv
     from skyroute.world.model import build_world

@@ -142,20 +142,21 @@ class Metrics:
 
 
 def multiprocess_dir(workers: int) -> Path | None:
-    """Set up ``PROMETHEUS_MULTIPROC_DIR`` for a run with several workers (before they start).
+    """Set up ``PROMETHEUS_MULTIPROC_DIR`` before the workers start.
 
-    An operator's own directory is emptied (counts of an earlier run must not add up); without
-    one a fresh temporary directory is made, which the caller removes when the server stops.
-    Returns the directory the caller should remove, or None.
+    An operator's own directory is made if missing (the image's, on a fresh tmpfs) and emptied
+    (counts of an earlier run must not add up), whatever the number of workers; without one, a
+    run with several workers gets a fresh temporary directory, which the caller removes when
+    the server stops. Returns the directory the caller should remove, or None.
     """
-    if workers <= 1:
-        return None
     given = os.environ.get(MULTIPROC_ENV)
-    if given:
+    if given:  # even for one worker: prometheus_client writes there whenever it is set
         path = Path(given)
         path.mkdir(parents=True, exist_ok=True)
         for stale in path.glob("*.db"):
             stale.unlink()
+        return None
+    if workers <= 1:
         return None
     made = Path(tempfile.mkdtemp(prefix="skyroute-metrics-"))
     os.environ[MULTIPROC_ENV] = str(made)

@@ -1,6 +1,6 @@
 """The learned layers' observation contracts: each layout as data, with a name and a version.
 
-The strategic and tactical environments (:mod:`skyroute.world.envs.dynamics`) build their
+The strategic and tactical environments (:mod:`skyroute.world.dynamics`) build their
 observations from the feature lists here, and the server's ``hierarchical`` engine builds the
 same arrays through the same code. A placement bundle records the contract it was trained on
 (``bundle.json``: ``features`` and ``observation: {name, version}``); the server refuses a

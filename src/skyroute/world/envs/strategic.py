@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from skyroute.world.envs import dynamics as dyn
+from skyroute.world import dynamics as dyn
 from skyroute.world.envs.tactical import TraceEnv
 from skyroute.world.model import World
 from skyroute.world.objective import Objective

@@ -16,7 +16,7 @@ from gymnasium import spaces
 from numpy.typing import NDArray
 
 from skyroute.errors import ConfigError
-from skyroute.world.envs import dynamics as dyn
+from skyroute.world import dynamics as dyn
 from skyroute.world.model import World
 from skyroute.world.objective import Objective
 from skyroute.world.observations import CANDIDATES_PER_PROVIDER, tactical_contract

@@ -1,7 +1,8 @@
 """Batched SkyRoute envs: N independent copies stepped with one NumPy call per step.
 
 A batched env holds one single env as a template and calls the template's batch methods
-(``observe``/``outcome_of``, i.e. the same :mod:`dynamics` functions) on all N rows at once.
+(``observe``/``outcome_of``, i.e. the same :mod:`skyroute.world.dynamics` functions) on all N
+rows at once.
 Seeding and autoreset follow ``gymnasium.vector.SyncVectorEnv`` exactly (``reset(seed=s)``
 seeds copy ``i`` with ``s + i``; NEXT_STEP autoreset), so it is interchangeable with N single
 envs -- ``tests/contract/test_envs.py`` proves the numbers are identical.
@@ -19,7 +20,7 @@ from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
 from skyroute.errors import ConfigError
-from skyroute.world.envs import dynamics as dyn
+from skyroute.world import dynamics as dyn
 from skyroute.world.envs.strategic import StrategicEnv
 from skyroute.world.envs.tactical import TacticalEnv, TraceEnv
 

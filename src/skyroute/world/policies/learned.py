@@ -3,7 +3,7 @@
 The operational forecast (optional) predicts each function's calls over the next 12 minutes
 from its last 12 minutes; strategic scores pick the provider; tactical scores pick one of that
 provider's candidates (its placements ranked by expected objective for the caller, any region,
-memory, platform and purchase: :mod:`skyroute.world.envs.dynamics`). A missing layer is greedy
+memory, platform and purchase: :mod:`skyroute.world.dynamics`). A missing layer is greedy
 in its place: the provider whose best candidate has the lowest expected objective, the
 candidate of rank 1, the profile's rate. With all three missing the policy is exactly greedy.
 
@@ -123,7 +123,7 @@ class HierarchicalPolicy(Policy):
         situations: Situations,
     ) -> NDArray[np.int64]:
         """One decision per situation, broadcast to its rows."""
-        from skyroute.world.envs.dynamics import env_data_for, gap_shares
+        from skyroute.world.dynamics import env_data_for, gap_shares
 
         shares = gap_shares(requests)
         representatives, inverse = situations
@@ -143,7 +143,7 @@ class HierarchicalPolicy(Policy):
 
     def decide_rows(self, data: Any, rows: NDArray[np.int64]) -> NDArray[np.int64]:
         """Placements for ``rows`` of env data ``data`` (the server calls this too)."""
-        from skyroute.world.envs.dynamics import (
+        from skyroute.world.dynamics import (
             rank_candidates,
             strategic_observation,
             tactical_mask,

@@ -18,6 +18,10 @@ Modelling choices (see docs/environments.md):
   placement with the simulator's shared random draws, as if every call of the function went to
   that placement (a sticky policy's real state, and the oracle's assumption). Rewards are thus
   deterministic given the trace and seed, and every action's reward is known offline.
+
+It lives beside, not inside, :mod:`skyroute.world.envs`: importing that package registers the
+envs with Gymnasium, and the decision server (the ``hierarchical`` engine, through
+:mod:`skyroute.world.policies.learned`) needs these functions without Gymnasium installed.
 """
 
 from __future__ import annotations
