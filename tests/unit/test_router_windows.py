@@ -134,3 +134,15 @@ def test_the_server_applies_the_bundles_threshold() -> None:
     assert confidence(1.0, 0.9) == pytest.approx(1.0)
     assert confidence(0.45, 0.9) == pytest.approx(0.5)
     assert confidence(1.0, 1.0) == 1.0
+
+
+def test_a_call_a_hair_before_the_moment_counts_as_before() -> None:
+    """Found by Hypothesis: a float key (function x stride + time) rounded such a call onto
+    the moment itself, so it was not counted as before it."""
+    t0 = 21600.0
+    just_before = np.nextafter(t0, 0.0)
+    function = np.array([0, 1, 1])
+    t = np.array([0.0, just_before, t0])
+    history = History.of(function, t, 60.0)
+    assert history.calls_before(np.array([1]), np.array([t0]), 60.0).tolist() == [1]
+    assert history.previous_call(np.array([1]), np.array([t0])).tolist() == [1]

@@ -58,26 +58,39 @@ def windows_of(function: Index, timestamp_s: Array, width_s: float) -> Windows:
 
 @dataclass(frozen=True)
 class History:
-    """A trace's calls sorted by (function, time), for searches by function and moment."""
+    """A trace's calls sorted by (function, time), for searches by function and moment.
 
-    key: Array
+    Searches run within each function's own slice of times: one float key (function x stride
+    + time) lost the order of calls a hair apart once the stride made the sum large.
+    """
+
     timestamp_s: Array
     function: Index
     #: Trace position of each sorted call.
     order: Index
-    stride: float
 
     @classmethod
     def of(cls, function: Index, timestamp_s: Array, horizon_s: float) -> History:
-        """``horizon_s``: the longest look-back asked for, so functions never overlap."""
+        """``horizon_s``: the longest look-back asked for (kept for callers; unused)."""
         order = np.lexsort((timestamp_s, function)).astype(np.int64)
-        stride = float(timestamp_s.max(initial=0.0)) + float(horizon_s) + 1.0
         f, t = function[order].astype(np.int64), timestamp_s[order].astype(np.float64)
-        return cls(key=f * stride + t, timestamp_s=t, function=f, order=order, stride=stride)
+        return cls(timestamp_s=t, function=f, order=order)
 
     def _position(self, function: Index, moment_s: Array) -> Index:
         """Sorted position of the first call of ``function`` at or after ``moment_s``."""
-        return np.searchsorted(self.key, function * self.stride + moment_s, side="left")
+        function = np.asarray(function, dtype=np.int64)
+        moment_s = np.broadcast_to(np.asarray(moment_s, dtype=np.float64), function.shape)
+        out = np.empty(function.shape, dtype=np.int64)
+        queries = np.argsort(function, kind="stable")
+        wanted, first = np.unique(function[queries], return_index=True)
+        bounds = np.append(first, len(queries))
+        for i, f in enumerate(wanted):
+            asked = queries[bounds[i] : bounds[i + 1]]
+            lo = int(np.searchsorted(self.function, f, side="left"))
+            hi = int(np.searchsorted(self.function, f, side="right"))
+            found = np.searchsorted(self.timestamp_s[lo:hi], moment_s[asked], side="left")
+            out[asked] = lo + found
+        return out
 
     def calls_before(self, function: Index, moment_s: Array, span_s: float) -> Index:
         """Calls of ``function`` in [moment - span, moment)."""
