@@ -148,14 +148,7 @@ def status(
     mlflow_dir: Path = MLFLOW_DIR,
 ) -> None:
     """Every phase's runs as the tracking store has them (nothing runs)."""
-    from skyroute.experiments.engine import read_sweep
-    from skyroute.experiments.sweep import load_sweep
-
-    _choice("--scale", scale, ("tiny", "full"))
-    _quiet_mlflow()
-    sweep = load_sweep(file)
-    options = _options(scale=scale, tracking_uri=tracking_uri, out=out, mlflow_dir=mlflow_dir)
-    outcome = read_sweep(sweep, options)
+    sweep, _, outcome = _stored(file, scale, tracking_uri, out, mlflow_dir)
     table = Table("phase", "run", "status", "varied", "objective", "winner")
     for phase in outcome.phases:
         for run in phase.runs:
@@ -183,6 +176,14 @@ def report(
     mlflow_dir: Path = MLFLOW_DIR,
 ) -> None:
     """Write the comparison report from the tracking store (nothing runs)."""
+    _, options, outcome = _stored(file, scale, tracking_uri, out, mlflow_dir)
+    console.print(f"wrote {_report(outcome, options)}", soft_wrap=True)
+
+
+def _stored(
+    file: Path, scale: str, tracking_uri: str | None, out: Path, mlflow_dir: Path
+) -> tuple[Any, Any, Any]:
+    """(sweep, options, outcome) as the tracking store has them, for status and report."""
     from skyroute.experiments.engine import read_sweep
     from skyroute.experiments.sweep import load_sweep
 
@@ -190,7 +191,7 @@ def report(
     _quiet_mlflow()
     sweep = load_sweep(file)
     options = _options(scale=scale, tracking_uri=tracking_uri, out=out, mlflow_dir=mlflow_dir)
-    console.print(f"wrote {_report(read_sweep(sweep, options), options)}", soft_wrap=True)
+    return sweep, options, read_sweep(sweep, options)
 
 
 def _report(outcome: Any, options: Any) -> Path:
