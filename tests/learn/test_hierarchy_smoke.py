@@ -229,3 +229,43 @@ def test_bundles_from_an_older_observation_layout_are_refused(
     manifest["observation"]["version"] = 1
     (older / "tactical" / "bundle.json").write_text(json.dumps(manifest))
     _refused(older, tmp_path, "tactical observation v1", "skyroute train hierarchy")
+
+
+def _autoscale(*args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from skyroute.cli.main import app
+
+    result = CliRunner().invoke(app, ["autoscale", "simulate", *args])
+    return result.exit_code, result.output
+
+
+def test_autoscale_compares_the_scalers_at_equal_spend(bundles: Path, tmp_path: Path) -> None:
+    out = tmp_path / "autoscale"
+    code, output = _autoscale(
+        "--trace", SPEC, "--bundles", str(bundles), "--out", str(out), "--targets", "0.6:0.9:0.1"
+    )
+    assert code == 0, output
+    summary = json.loads((out / "metrics.json").read_text())
+    equal = summary["equal_spend"]
+    assert equal["targets"] == [0.6, 0.7, 0.8, 0.9]
+    assert len(equal["matches"]) == 4 and sum(equal["tally"].values()) <= 4
+    for match in equal["matches"]:
+        if match["reactive"] is not None:
+            assert match["reactive"]["replica_minutes"] <= match["predictive"]["replica_minutes"]
+    assert (out / "frontier.png").stat().st_size > 0 and (out / "autoscale.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--targets", "0.9:0.5:0.1"), "START:STOP:STEP"),
+        (("--targets", "0.5,1.5"), "(0, 1]"),
+        (("--startup", "6", "--lookahead", "6"), "--startup + --lookahead"),
+    ],
+)
+def test_autoscale_refuses_settings_it_cannot_replay(
+    bundles: Path, tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
+    code, output = _autoscale("--trace", SPEC, "--bundles", str(bundles), *args)
+    assert code != 0 and needle in output and "Traceback" not in output

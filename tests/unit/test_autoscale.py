@@ -14,7 +14,7 @@ SERVICE = Service(capacity=10.0, target=1.0, startup=2, cooldown=3)
 
 def perfect_forecast(load: np.ndarray) -> np.ndarray:
     padded = np.concatenate([load, np.repeat(load[-1], 12)])
-    return np.stack([padded[t + 1 : t + 13] for t in range(len(load))])
+    return np.stack([padded[t : t + 12] for t in range(len(load))])  # minutes t .. t+11
 
 
 def test_a_step_up_is_served_after_the_metrics_lag_and_the_start_up() -> None:
@@ -58,3 +58,30 @@ def test_replicas_stay_within_bounds(values: list[float], startup: int, cooldown
     )
     ready = reactive(np.asarray(values), service)
     assert ready.min() >= 1 and ready.max() <= 50
+
+
+def test_predictive_scales_down_at_once_when_the_forecast_stays_low() -> None:
+    load = np.array([40.0] * 5 + [10.0] * 8)
+    ready = predictive(load, perfect_forecast(load), SERVICE)
+    # reactive keeps 4 replicas until minute 8; the forecast (minutes t .. t+2 all 10) lets
+    # predictive drop at minute 6, the first minute it sees the lower load
+    assert ready[5] == 4 and ready[6] == 1
+    assert score(load, ready, SERVICE, 1.0).slo_violation_minutes == 0
+
+
+def test_predictive_keeps_replicas_a_coming_peak_needs() -> None:
+    load = np.array([40.0] * 4 + [10.0] * 2 + [40.0] * 6)
+    ready = predictive(load, perfect_forecast(load), SERVICE)
+    assert ready.min() == 4  # the dip is shorter than a start-up: nothing is removed
+    assert score(load, ready, SERVICE, 1.0).slo_violation_minutes == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(0, 200), min_size=3, max_size=60), st.integers(0, 4))
+def test_a_perfect_forecast_never_misses_after_the_first_start_up(
+    values: list[float], startup: int
+) -> None:
+    load = np.asarray(values)
+    service = Service(capacity=10.0, target=1.0, startup=startup, cooldown=3)
+    ready = predictive(load, perfect_forecast(load), service)
+    assert np.all(load[startup:] <= ready[startup:] * service.capacity + 1e-6)

@@ -2,14 +2,18 @@
 
 The service: a replica serves ``capacity`` calls per minute; scalers aim at ``target`` of that
 (the HPA's utilisation target). A replica asked for at minute t serves from t + ``startup``
-(scheduling, image pull, readiness); one removed stops at once. Scale-down waits until the
-wanted count has stayed lower for ``cooldown`` minutes (the HPA's stabilisation window).
+(scheduling, image pull, readiness); one removed stops at once.
 
-- Reactive sees the load of the minute before (metrics lag) and wants enough replicas for it.
-- Predictive also sees the forecast of the next 12 minutes and wants, now, enough replicas for
-  the load forecast for minute t + startup -- when the replicas it asks for now are ready --
-  (the highest over ``lookahead`` more minutes, when set), and never fewer than reactive would
-  (a forecast that is too low cannot take capacity away from what is observed).
+- Reactive sees the load of the minute before (metrics lag) and wants enough replicas for it;
+  it scales down only when the wanted count has stayed lower for ``cooldown`` minutes (the
+  HPA's stabilisation window, 5 minutes by default).
+- Predictive also sees the forecast made from the minutes before t, for minutes t .. t+11. It
+  wants, now, enough replicas for the observed minute and for every forecast minute until the
+  replicas it asks for now are ready (t .. t + ``startup``, plus ``lookahead`` more): a shortfall
+  in that span cannot be fixed by asking later. It scales down as soon as that want is lower --
+  the forecast tells it the load will not come back within the time a replica takes to start,
+  which is what reactive's cool-down waits to find out. The observed minute is a floor, so a
+  forecast that is too low cannot take capacity away from what is seen.
 
 A minute is an SLO violation when its load exceeds what the ready replicas can serve.
 """
@@ -32,7 +36,7 @@ class Service:
     target: float = 0.7  # utilisation the scaler aims at
     startup: int = 2  # minutes from asking for a replica to it serving
     cooldown: int = 5  # minutes the wanted count must stay lower before scaling down
-    #: Minutes past readiness the predictive scaler provisions for (0: the minute new
+    #: Minutes past readiness the predictive scaler provisions for (0: up to the minute new
     #: replicas become ready; more buys headroom against late forecasts, at a price).
     lookahead: int = 0
     min_replicas: int = 1
@@ -60,8 +64,8 @@ def reactive(load: Array, service: Service) -> NDArray[np.int64]:
 
 
 def predictive(load: Array, forecast: Array, service: Service) -> NDArray[np.int64]:
-    """Ready replicas per minute when each minute also knows ``forecast[t]``: calls per minute
-    at t+1 .. t+12 (shape [minutes, 12])."""
+    """Ready replicas per minute when each minute t also knows ``forecast[t]``: calls per
+    minute at t .. t+11, forecast from the minutes before t (shape [minutes, 12])."""
     if forecast.shape[0] != load.shape[0]:
         raise ValueError(f"{forecast.shape[0]} forecasts for {load.shape[0]} minutes")
     return _scale(load, forecast, service)
@@ -78,12 +82,12 @@ def _scale(load: Array, forecast: Array | None, service: Service) -> NDArray[np.
         current += int(arriving[t])
         seen = load[t - 1] if t > 0 else load[0]
         want = service.wanted(seen)
+        cooldown = service.cooldown
         if forecast is not None:
-            first = max(service.startup - 1, 0)
-            ahead = forecast[t, first : first + service.lookahead + 1]
-            if ahead.size:
-                want = max(want, service.wanted(float(ahead.max())))
-        recent = [*recent[-(service.cooldown - 1) :], want] if service.cooldown > 1 else [want]
+            ahead = forecast[t, : service.startup + service.lookahead + 1]
+            want = max(want, service.wanted(float(ahead.max())))
+            cooldown = 1  # the forecast through readiness stands in for the cool-down
+        recent = [*recent[-(cooldown - 1) :], want] if cooldown > 1 else [want]
         if want > requested:
             if service.startup == 0:
                 current += want - requested  # serves this very minute
