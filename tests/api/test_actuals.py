@@ -66,3 +66,42 @@ def test_an_actual_must_observe_something(tenant_a: TenantClient) -> None:
     assert empty.status_code == 422
     negative = {"decision_id": decided["decision_id"], "cost_usd": -1.0}
     assert tenant_a.post("/api/v1/ml/actuals", json=negative).status_code == 422
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample on /metrics (0 when absent)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def test_expected_and_realised_cost_and_carbon_reach_the_metrics_by_region(
+    client: Any, tenant_a: TenantClient
+) -> None:
+    decided = _decisions(tenant_a, 4)
+    where = {k: decided[0]["placement"][k] for k in ("provider", "region")}
+    same = [d for d in decided if {k: d["placement"][k] for k in where} == where]
+    before = client.get("/metrics").text
+    actuals = [{"decision_id": d["decision_id"], "cost_usd": 0.5, "carbon_g": 2.0} for d in same]
+    assert tenant_a.post("/api/v1/ml/actuals", json={"actuals": actuals}).status_code == 200
+    tenant_a.post("/api/v1/ml/actuals", json=actuals[0])  # already stored: not counted again
+    after = client.get("/metrics").text
+    n = len(same)
+    assert (
+        _sample(after, "skyroute_actuals_total", **where)
+        - _sample(before, "skyroute_actuals_total", **where)
+        == n
+    )
+    gained = _sample(after, "skyroute_realised_cost_usd_total", **where) - _sample(
+        before, "skyroute_realised_cost_usd_total", **where
+    )
+    assert abs(gained - 0.5 * n) < 1e-9
+    carbon = _sample(after, "skyroute_realised_carbon_grams_total", **where)
+    assert carbon >= 2.0 * n
+    expected = _sample(after, "skyroute_decision_expected_cost_usd_total", engine="greedy", **where)
+    assert expected >= sum(d["expected"]["cost_usd"] for d in same) - 1e-12 > 0
+    assert _sample(after, "skyroute_decisions_total", engine="greedy", **where) >= n

@@ -193,10 +193,15 @@ def outbox_rows(prepared: Prepared) -> list[OutboxEvent]:
 def count(state: AppState, prepared: Prepared) -> None:
     """The stored decisions (and fallbacks) in the metrics."""
     label = prepared.label
+    metrics = state.metrics
     for row, final in zip(prepared.rows, prepared.finals, strict=True):
-        state.metrics.decisions.labels(label, row["provider"]).inc()
+        placement, expected = row["response"]["placement"], row["response"]["expected"]
+        where = (label, placement["provider"], placement["region"])
+        metrics.decisions.labels(*where).inc()
+        metrics.expected_cost.labels(*where).inc(expected["cost_usd"])
+        metrics.expected_carbon.labels(*where).inc(expected["carbon_g"])
         if final.fallback_reason is not None:
-            state.metrics.engine_fallbacks.labels(label, reason_class(final.fallback_reason)).inc()
+            metrics.engine_fallbacks.labels(label, reason_class(final.fallback_reason)).inc()
 
 
 #: Fallback reasons as a fixed label set for /metrics (first match wins).

@@ -44,6 +44,11 @@ class Metrics:
     live_publish_errors: Counter
     live_predictions: Counter
     drift_alerts: Counter
+    expected_cost: Counter
+    expected_carbon: Counter
+    actuals: Counter
+    realised_cost: Counter
+    realised_carbon: Counter
 
     @classmethod
     def create(cls) -> Metrics:
@@ -60,8 +65,8 @@ class Metrics:
             ),
             decisions=Counter(
                 "skyroute_decisions_total",
-                "Placement decisions by engine and chosen provider",
-                ["engine", "provider"],
+                "Placement decisions by engine and chosen provider and region",
+                ["engine", "provider", "region"],
                 registry=registry,
             ),
             model_load_failures=Counter(
@@ -126,6 +131,36 @@ class Metrics:
                 "skyroute_drift_alerts_total",
                 "Drift alerts stored, by kind (input: against the training reference; error)",
                 ["kind"],
+                registry=registry,
+            ),
+            expected_cost=Counter(
+                "skyroute_decision_expected_cost_usd_total",
+                "Expected cost of the decided placements, by engine, provider and region",
+                ["engine", "provider", "region"],
+                registry=registry,
+            ),
+            expected_carbon=Counter(
+                "skyroute_decision_expected_carbon_grams_total",
+                "Expected carbon (gCO2e) of the decided placements",
+                ["engine", "provider", "region"],
+                registry=registry,
+            ),
+            actuals=Counter(
+                "skyroute_actuals_total",
+                "Decisions whose actuals were posted, by the placement's provider and region",
+                ["provider", "region"],
+                registry=registry,
+            ),
+            realised_cost=Counter(
+                "skyroute_realised_cost_usd_total",
+                "Realised cost posted as actuals, by the placement's provider and region",
+                ["provider", "region"],
+                registry=registry,
+            ),
+            realised_carbon=Counter(
+                "skyroute_realised_carbon_grams_total",
+                "Realised carbon (gCO2e) posted as actuals, when measured",
+                ["provider", "region"],
                 registry=registry,
             ),
         )

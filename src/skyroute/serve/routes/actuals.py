@@ -32,6 +32,7 @@ from skyroute.serve.monitoring_schemas import (
     PredictionActualIn,
 )
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
+from skyroute.serve.state import AppState
 from skyroute.serve.tables import Actual, Decision
 
 router = APIRouter(prefix="/api/v1/ml", tags=["actuals"])
@@ -60,11 +61,15 @@ def post_actuals(
     ids = {item.decision_id for item in items}
     if len(ids) != len(items):
         raise ApiError(422, "invalid_request", "a decision appears twice", "post one per decision")
-    known = set(
-        session.scalars(
-            select(Decision.id).where(Decision.tenant_id == tenant, Decision.id.in_(ids))
+    placements = {
+        decision_id: response["placement"]
+        for decision_id, response in session.execute(
+            select(Decision.id, Decision.response).where(
+                Decision.tenant_id == tenant, Decision.id.in_(ids)
+            )
         )
-    )
+    }
+    known = set(placements)
     missing = sorted(ids - known)
     if missing:
         raise ApiError(
@@ -94,10 +99,24 @@ def post_actuals(
     )
     if fresh:
         state.notify_drift(tenant)  # error drift: checked off the request path
+        _count(state, fresh, placements)
     return {
         "stored": len(fresh) + predicted[0],
         "already": len(items) - len(fresh) + predicted[1],
     }
+
+
+def _count(state: AppState, fresh: list[Actual], placements: dict[str, Any]) -> None:
+    """Realised cost and carbon in /metrics, by the placement the decision chose."""
+    metrics = state.metrics
+    for actual in fresh:
+        where = placements[actual.decision_id]
+        labels = (where["provider"], where["region"])
+        metrics.actuals.labels(*labels).inc()
+        if actual.cost_usd is not None:
+            metrics.realised_cost.labels(*labels).inc(actual.cost_usd)
+        if actual.carbon_g is not None:
+            metrics.realised_carbon.labels(*labels).inc(actual.carbon_g)
 
 
 def _row(item: ActualIn, tenant: str, moment: datetime) -> Actual:
