@@ -70,11 +70,12 @@ def test_concurrent_uploads_of_one_version_give_one_201_and_409s(
     assert codes == Counter({"conflict": RACERS - 1})
     rows = tenant_a.get("/api/v1/ml/models/list").json()  # type: ignore[attr-defined]
     assert [(r["model_id"], r["version"]) for r in rows] == [("strat", "1")]
-    stored = settings.model_upload_dir / tenant_a.tenant_id / "strat" / "1"
+    version = settings.model_upload_dir / tenant_a.tenant_id / "strat" / "1"
+    (stored,) = version.iterdir()  # the winner's folder, named by its row id; no loser's
     assert (stored / "bundle.json").exists()
     assert leftovers(settings) == sorted(
         str(p.relative_to(settings.model_upload_dir))
-        for p in [stored.parent.parent, stored.parent, *stored.parent.rglob("*")]
+        for p in [version.parent.parent, version.parent, *version.parent.rglob("*")]
     )
     assert not any((settings.model_upload_dir / uploads.STAGING).iterdir())
 

@@ -190,7 +190,7 @@ def test_a_failing_router_model_is_a_flagged_fallback(
 ) -> None:
     def corrupt() -> None:
         stored = settings.model_upload_dir / tenant_a.tenant_id / "router" / "1"
-        for model in stored.glob("*.safetensors"):
+        for model in stored.glob("*/*.safetensors"):  # in the upload's folder, named by row id
             model.write_bytes(b"not a model any more")
 
     routed = route_with(tenant_a, router_zip(tmp_path, "router", [0.0, 0.2]), corrupt)

@@ -8,6 +8,7 @@ active). A caller key always lands on the same version of a split (sticky hashin
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import uuid
@@ -179,6 +180,8 @@ def delete_model(session: Session, tenant_id: str, model_id: str, version: str |
     session.commit()
     for path in paths:
         shutil.rmtree(path, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the version's folder, when it is empty now
+            path.parent.rmdir()
     return len(rows)
 
 

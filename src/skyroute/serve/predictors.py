@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+from skyroute.serve.bundle_store import local_bundle
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import ModelVersion
 
@@ -15,7 +15,8 @@ def predictor_for(state: AppState, row: ModelVersion) -> Any:
     if cached is None:
         from skyroute.bundles import read_bundle
 
-        bundle = read_bundle(Path(row.path), allow_unsafe=state.settings.allow_unsafe_models)
+        path = local_bundle(state.settings, state.sessions, row)
+        bundle = read_bundle(path, allow_unsafe=state.settings.allow_unsafe_models)
         cached = bundle.predictor()
         state.predictors[row.id] = cached
     return cached

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -67,6 +68,18 @@ class ModelVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     unsafe: Mapped[bool] = mapped_column(Boolean, default=False)
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ModelArchive(Base):
+    """The uploaded zip of a model version: every replica unpacks it from here when its own
+    disk lacks the version (replicas do not share ``MODEL_UPLOAD_DIR``)."""
+
+    __tablename__ = "model_archives"
+
+    model_version_id: Mapped[str] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Activation(Base):

@@ -1,10 +1,12 @@
 """Receiving a model bundle: stream, cap, unpack safely, verify, then make it visible.
 
-The bundle's files land in ``MODEL_UPLOAD_DIR/<tenant>/<model_id>/<version>`` only after the
-archive was unpacked and verified in a private folder under ``MODEL_UPLOAD_DIR/.staging``;
-one rename publishes the folder (two uploads of one version race on it: the loser gets a 409)
-and the database row that makes the version visible is written last. A failure at any step
-leaves nothing behind: no file, no folder (empty parents are pruned), no row.
+The bundle's files land in ``MODEL_UPLOAD_DIR/<tenant>/<model_id>/<version>/<row id>`` only
+after the archive was unpacked and verified in a private folder under
+``MODEL_UPLOAD_DIR/.staging``; one rename publishes the folder, and the database rows that make
+the version visible -- the version and its zip, from which other replicas unpack it
+(``serve/bundle_store.py``) -- are written last, in one transaction (two uploads of one version
+race on it: the loser gets a 409). A failure at any step leaves nothing behind: no file, no
+folder (empty parents are pruned), no row.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from sqlalchemy.orm import Session
 
 from skyroute.serve.auth import now
 from skyroute.serve.bundle_contracts import check_observation
-from skyroute.serve.db import commit_or_conflict
+from skyroute.serve.bundle_store import version_dir
+from skyroute.serve.db import commit_or_conflict, conflict_on_duplicate
 from skyroute.serve.errors import ApiError
 from skyroute.serve.settings import Settings
-from skyroute.serve.tables import ModelVersion
+from skyroute.serve.tables import ModelArchive, ModelVersion
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 CHUNK = 1 << 20
@@ -83,8 +86,9 @@ def store_bundle(
     _check_name("model name", model_id)
     _check_name("version", version)
     taken = (f"{model_id} {version} exists", "upload a new version")
-    final = settings.model_upload_dir / tenant_id / model_id / version
-    if final.exists() or _stored(session, tenant_id, model_id, version):
+    row_id = str(uuid.uuid4())
+    final = version_dir(settings, tenant_id, model_id, version, row_id)
+    if _stored(session, tenant_id, model_id, version):
         raise ApiError(409, "conflict", *taken)
     staging_root = settings.model_upload_dir / STAGING
     staging_root.mkdir(parents=True, exist_ok=True)
@@ -110,7 +114,7 @@ def store_bundle(
         _publish(unpacked, final, taken)
         try:
             row = ModelVersion(
-                id=str(uuid.uuid4()),
+                id=row_id,
                 tenant_id=tenant_id,
                 model_id=model_id,
                 version=version,
@@ -124,6 +128,9 @@ def store_bundle(
                 manifest=manifest.to_dict(),
             )
             session.add(row)
+            with conflict_on_duplicate(session, *taken):
+                session.flush()  # the version's row before the archive that points at it
+            session.add(ModelArchive(model_version_id=row_id, data=archive.read_bytes()))
             commit_or_conflict(session, *taken)
         except BaseException:
             session.rollback()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -13,6 +12,8 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from skyroute.serve import model_registry
+from skyroute.serve.bundle_store import ArchiveMissing, local_bundle
+from skyroute.serve.errors import ApiError
 from skyroute.serve.routes.deps import SessionDep, StateDep, TenantDep
 from skyroute.serve.schemas import (
     ActivateIn,
@@ -134,11 +135,16 @@ def details(model_id: str, session: SessionDep, tenant: TenantDep) -> dict[str, 
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}, "description": "The bundle zip."}},
 )
-def download(model_id: str, version: Version, session: SessionDep, tenant: TenantDep) -> Any:
+def download(
+    model_id: str, version: Version, session: SessionDep, tenant: TenantDep, state: StateDep
+) -> Any:
     """The stored bundle as a zip."""
     row = model_registry.get_version(session, tenant, model_id, version)
     buffer = io.BytesIO()
-    root = Path(row.path)
+    try:
+        root = local_bundle(state.settings, state.sessions, row)
+    except ArchiveMissing as exc:
+        raise ApiError(404, "not_found", str(exc), "upload this version again") from None
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(root.rglob("*")):
             if path.is_file():
