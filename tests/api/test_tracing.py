@@ -23,9 +23,10 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
 from apiclient import ADMIN_TOKEN, TenantClient, decide_body, make_tenant
-from bundlemaker import mlp_bundle
+from bundlemaker import memory_router_bundle, mlp_bundle
 from otlpreceiver import Received, otlp_receiver
 from skyroute.bundles import pack_bundle
+from skyroute.bundles.router_request import FEATURES
 from skyroute.errors import ConfigError
 from skyroute.serve.app import create_app
 from skyroute.serve.settings import Settings
@@ -133,6 +134,45 @@ def test_a_hierarchical_decision_is_one_trace_from_request_to_layers_to_sql(
     assert all("SELECT" in str((s.attributes or {}).get("db.statement", "")) for s in under_engine)
     commit = _one(mine, "storage.commit")
     assert request.name in _ancestors(commit, by_id)
+
+
+def test_a_sandboxed_engine_is_one_span_around_the_round_trip_of_a_batch(
+    traced: TestClient, spans: InMemorySpanExporter
+) -> None:
+    tenant = make_tenant(traced, "alpha")
+    selected: Any = tenant.post("/api/v1/ml/engines/select", json={"engine_id": "rules"})
+    assert selected.status_code == 200, selected.text
+    spans.clear()
+    batch = {"requests": [decide_body(id=f"fn-{i}") for i in range(3)]}
+    response: Any = tenant.post(f"{DECIDE}/batch", json=batch)
+    assert response.status_code == 200, response.text
+    recorded = spans.get_finished_spans()
+    by_id = _by_id(recorded)
+    engine = _one(recorded, "engine.decide")
+    assert engine.attributes is not None
+    assert engine.attributes["skyroute.engine"] == "rules"
+    assert engine.attributes["skyroute.batch.size"] == 3
+    call = _one(recorded, "engine.sandbox.call")
+    assert _ancestors(call, by_id)[0] == "engine.decide"
+    assert call.attributes is not None and call.attributes["skyroute.batch.size"] == 3
+    # Nothing below engine.decide's children: the worker itself is not traced.
+    assert not [s for s in recorded if "engine.decide" in _ancestors(s, by_id)[1:]]
+
+
+def test_the_router_predict_is_a_span_of_the_route_request(
+    traced: TestClient, spans: InMemorySpanExporter, tmp_path: Path
+) -> None:
+    tenant = make_tenant(traced, "alpha")
+    _upload(tenant, memory_router_bundle(tmp_path / "router"), "router")
+    spans.clear()
+    features = dict.fromkeys(FEATURES, 0.5)
+    response: Any = tenant.post("/api/v1/ml/route", json={"features": features})
+    assert response.status_code == 200, response.text
+    recorded = spans.get_finished_spans()
+    predict = _one(recorded, "predict router.platform")
+    assert "POST /api/v1/ml/route" in _ancestors(predict, _by_id(recorded))
+    assert predict.attributes is not None
+    assert predict.attributes["skyroute.model.version"] == "router@1"
 
 
 def test_statements_outside_any_request_or_commit_are_not_exported(
