@@ -3,17 +3,20 @@
 Sequential requests through the real app (FastAPI's TestClient, SQLite in a temporary folder),
 for the ``greedy`` engine (memoised, the 5 ms route) and the ``hierarchical`` engine with tiny
 strategic, tactical and forecast bundles (tests/bundlemaker.py), each mode alternated over
-``--rounds`` rounds so that machine noise falls on both. "on" exports every span over OTLP/HTTP
-to a receiver in this process that decodes them, as a collector would. Prints a Markdown table
-for docs/benchmarks.md:
+``--rounds`` rounds so that machine noise falls on all. "on" exports every span over OTLP/HTTP
+to a receiver in another process that decodes them, as a collector would; "on, 10%" keeps one
+trace in ten (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``).
+Prints a Markdown table for docs/benchmarks.md:
 ``PYTHONPATH=src .venv/bin/python benchmarks/bench_tracing.py --requests 200 --rounds 3``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -54,15 +57,29 @@ class _Receiver(BaseHTTPRequestHandler):
         return None
 
 
-@contextmanager
-def receiver() -> Iterator[str]:
+def serve_receiver() -> None:
+    """The receiver process: prints its port, counts spans until stdin closes, prints the count."""
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_address[1], flush=True)
+    sys.stdin.read()
+    server.shutdown()
+    print(_Receiver.spans, flush=True)
+
+
+@contextmanager
+def receiver(spans: list[int]) -> Iterator[str]:
+    """A receiver in its own process (a collector is never in the server's); appends its count."""
+    command = [sys.executable, __file__, "--serve-receiver"]
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
+    process = subprocess.Popen(command, text=True, **pipes)  # type: ignore[call-overload]
+    assert process.stdin is not None and process.stdout is not None
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{process.stdout.readline().strip()}"
     finally:
-        server.shutdown()
-        server.server_close()
+        process.stdin.close()
+        spans.append(int(process.stdout.readline() or 0))
+        process.wait(timeout=30)
 
 
 def _hierarchy(client: TestClient, headers: dict[str, str], folder: Path) -> None:
@@ -84,6 +101,26 @@ def _hierarchy(client: TestClient, headers: dict[str, str], folder: Path) -> Non
                     headers=headers).raise_for_status()  # fmt: skip
     client.post("/api/v1/ml/engines/select", json={"engine_id": "hierarchical"},
                 headers=headers).raise_for_status()  # fmt: skip
+
+
+#: mode -> (traced, sampled ratio or None for the SDK's default, every trace)
+MODES: dict[str, tuple[bool, float | None]] = {
+    "off": (False, None), "on": (True, None), "on, 10%": (True, 0.1),
+}  # fmt: skip
+
+
+@contextmanager
+def _sampled(ratio: float | None) -> Iterator[None]:
+    """The SDK reads its sampler from the environment when the provider is built."""
+    if ratio is None:
+        yield
+        return
+    os.environ.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                      OTEL_TRACES_SAMPLER_ARG=str(ratio))  # fmt: skip
+    try:
+        yield
+    finally:
+        del os.environ["OTEL_TRACES_SAMPLER"], os.environ["OTEL_TRACES_SAMPLER_ARG"]
 
 
 def run(engine: str, endpoint: str | None, requests: int, folder: Path) -> list[float]:
@@ -112,26 +149,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve-receiver", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    rows = []
-    with receiver() as url, tempfile.TemporaryDirectory() as tmp:
+    if args.serve_receiver:
+        serve_receiver()
+        return
+    rows, spans = [], []
+    with receiver(spans) as url, tempfile.TemporaryDirectory() as tmp:
         for engine in ("greedy", "hierarchical"):
-            medians: dict[str, list[float]] = {"off": [], "on": []}
+            medians: dict[str, list[float]] = {mode: [] for mode in MODES}
             for round_ in range(args.rounds):
-                for mode, endpoint in (("off", None), ("on", url)):
-                    folder = Path(tmp) / f"{engine}-{mode}-{round_}"
-                    times = run(engine, endpoint, args.requests, folder)
+                for index, (mode, (traced, ratio)) in enumerate(MODES.items()):
+                    folder = Path(tmp) / f"{engine}-{round_}-{index}"
+                    with _sampled(ratio):
+                        times = run(engine, url if traced else None, args.requests, folder)
                     medians[mode].append(statistics.median(times))
-            off, on = statistics.median(medians["off"]), statistics.median(medians["on"])
-            rows.append((engine, medians, off, on))
+            rows.append((engine, medians))
     print(f"<!-- {platform.processor() or platform.machine()}, Python {platform.python_version()},"
-          f" {args.requests} requests x {args.rounds} rounds; {_Receiver.spans} spans received"
+          f" {args.requests} requests x {args.rounds} rounds; {spans[0]} spans received"
           " -->")  # fmt: skip
-    print("| engine | off: round medians (ms) | on: round medians (ms) | off | on | on − off |")
-    print("|---|---|---|---:|---:|---:|")
-    for engine, medians, off, on in rows:
-        per = {m: ", ".join(f"{v:.2f}" for v in medians[m]) for m in medians}
-        print(f"| {engine} | {per['off']} | {per['on']} | {off:.2f} | {on:.2f} | {on - off:+.2f} |")
+    print("| engine | mode | median per round (ms) | median (ms) | − off (ms) |")
+    print("|---|---|---|---:|---:|")
+    for engine, medians in rows:
+        off = statistics.median(medians["off"])
+        for mode, values in medians.items():
+            mid = statistics.median(values)
+            rounds = ", ".join(f"{v:.2f}" for v in values)
+            print(f"| {engine} | {mode} | {rounds} | {mid:.2f} | {mid - off:+.2f} |")
 
 
 if __name__ == "__main__":
