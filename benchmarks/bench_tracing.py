@@ -2,10 +2,11 @@
 
 Sequential requests through the real app (FastAPI's TestClient, SQLite in a temporary folder),
 for the ``greedy`` engine (memoised, the 5 ms route) and the ``hierarchical`` engine with tiny
-strategic, tactical and forecast bundles (tests/bundlemaker.py), each mode alternated over
-``--rounds`` rounds so that machine noise falls on all. "on" exports every span over OTLP/HTTP
-to a receiver in another process that decodes them, as a collector would; "on, 10%" keeps one
-trace in ten (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``OTEL_TRACES_SAMPLER_ARG=0.1``).
+strategic, tactical and forecast bundles (tests/bundlemaker.py). The three modes' apps run side
+by side in one process and their requests are interleaved one by one, so that the machine's
+noise falls on all alike; ``--rounds`` repeats that with fresh apps. "on" exports every span over
+OTLP/HTTP to a receiver in another process that decodes them, as a collector would; "on, 10%"
+keeps one trace in ten (``OTEL_TRACES_SAMPLER=parentbased_traceidratio``, ``…_ARG=0.1``).
 Prints a Markdown table for docs/benchmarks.md:
 ``PYTHONPATH=src .venv/bin/python benchmarks/bench_tracing.py --requests 200 --rounds 3``.
 """
@@ -21,8 +22,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,7 @@ def _hierarchy(client: TestClient, headers: dict[str, str], folder: Path) -> Non
                 headers=headers).raise_for_status()  # fmt: skip
 
 
+Decide = Callable[[], float]
 #: mode -> (traced, sampled ratio or None for the SDK's default, every trace)
 MODES: dict[str, tuple[bool, float | None]] = {
     "off": (False, None), "on": (True, None), "on, 10%": (True, 0.1),
@@ -123,8 +125,9 @@ def _sampled(ratio: float | None) -> Iterator[None]:
         del os.environ["OTEL_TRACES_SAMPLER"], os.environ["OTEL_TRACES_SAMPLER_ARG"]
 
 
-def run(engine: str, endpoint: str | None, requests: int, folder: Path) -> list[float]:
-    """Milliseconds per /decide, ``requests`` of them after 20 warm-up calls."""
+@contextmanager
+def app_for(engine: str, endpoint: str | None, folder: Path) -> Iterator[Decide]:
+    """A warmed-up app deciding with ``engine``, traced to ``endpoint`` (None: off)."""
     settings = Settings(data_dir=folder, admin_token=ADMIN, otel_endpoint=endpoint,
                         gap_filler_enabled=False, live_prediction_interval_s=0)  # fmt: skip
     with TestClient(create_app(settings)) as client:
@@ -134,14 +137,32 @@ def run(engine: str, endpoint: str | None, requests: int, folder: Path) -> list[
         headers = {"Authorization": f"Bearer {made.json()['api_key']}"}
         if engine == "hierarchical":
             _hierarchy(client, headers, folder / "bundles")
-        for _ in range(20):
-            client.post("/api/v1/ml/decide", json=BODY, headers=headers).raise_for_status()
-        times = []
-        for _ in range(requests):
+
+        def decide() -> float:
             start = time.perf_counter()
             answer = client.post("/api/v1/ml/decide", json=BODY, headers=headers)
-            times.append((time.perf_counter() - start) * 1000.0)
+            elapsed = (time.perf_counter() - start) * 1000.0
             assert answer.status_code == 200 and answer.json()["engine"] == engine, answer.text
+            return elapsed
+
+        for _ in range(20):
+            decide()
+        yield decide
+
+
+def run(engine: str, url: str, requests: int, folder: Path) -> dict[str, list[float]]:
+    """Milliseconds per /decide per mode, the modes' requests interleaved one by one so that
+    the machine's noise falls on every mode alike (the apps share one process)."""
+    with ExitStack() as stack:
+        apps = {}
+        for index, (mode, (traced, ratio)) in enumerate(MODES.items()):
+            with _sampled(ratio):
+                endpoint = url if traced else None
+                apps[mode] = stack.enter_context(app_for(engine, endpoint, folder / str(index)))
+        times: dict[str, list[float]] = {mode: [] for mode in MODES}
+        for _ in range(requests):
+            for mode, decide in apps.items():
+                times[mode].append(decide())
     return times
 
 
@@ -159,14 +180,12 @@ def main() -> None:
         for engine in ("greedy", "hierarchical"):
             medians: dict[str, list[float]] = {mode: [] for mode in MODES}
             for round_ in range(args.rounds):
-                for index, (mode, (traced, ratio)) in enumerate(MODES.items()):
-                    folder = Path(tmp) / f"{engine}-{round_}-{index}"
-                    with _sampled(ratio):
-                        times = run(engine, url if traced else None, args.requests, folder)
-                    medians[mode].append(statistics.median(times))
+                times = run(engine, url, args.requests, Path(tmp) / f"{engine}-{round_}")
+                for mode, values in times.items():
+                    medians[mode].append(statistics.median(values))
             rows.append((engine, medians))
     print(f"<!-- {platform.processor() or platform.machine()}, Python {platform.python_version()},"
-          f" {args.requests} requests x {args.rounds} rounds; {spans[0]} spans received"
+          f" {args.requests} requests per mode x {args.rounds} rounds; {spans[0]} spans received"
           " -->")  # fmt: skip
     print("| engine | mode | median per round (ms) | median (ms) | − off (ms) |")
     print("|---|---|---|---:|---:|")
