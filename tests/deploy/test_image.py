@@ -3,7 +3,8 @@
 A fresh virtualenv gets exactly what deploy/Dockerfile's builder stage installs (the same
 files copied, the same requirement), then: no training stack is importable there, and
 ``skyroute serve`` from it decides with trained hierarchy bundles and routes with a trained
-router bundle -- bundles trained here with the full dev venv, as a sweep would.
+router bundle -- bundles trained here with the full dev venv, as a sweep would -- and its worker
+processes send the spans of those requests to an OTLP/HTTP receiver.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 from imagespec import DEPLOY, REPO, builder_stage
 
 from apiclient import ADMIN_TOKEN, http_tenant, wait_until_ready
+from otlpreceiver import Received, otlp_receiver
 from skyroute.bundles import pack_bundle
 
 pytestmark = pytest.mark.slow
@@ -70,8 +73,17 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(image_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``skyroute serve`` from the image's venv, configured as the image configures it."""
+def collector() -> Iterator[Received]:
+    with otlp_receiver() as received:
+        yield received
+
+
+@pytest.fixture(scope="module")
+def server(
+    image_venv: Path, tmp_path_factory: pytest.TempPathFactory, collector: Received
+) -> Iterator[str]:
+    """``skyroute serve`` from the image's venv, configured as the image configures it,
+    tracing to ``collector``."""
     data = tmp_path_factory.mktemp("data")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -87,6 +99,9 @@ def server(image_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "ML_SERVER_HOST": "127.0.0.1",
         "ML_SERVER_PORT": str(port),
         "ML_SERVER_WORKERS": "2",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_SERVICE_NAME": "skyroute-image",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms between exports (the SDK's variable)
     }
     log = data / "server.log"
     print(f"server log: {log}")  # shown with a failure
@@ -165,3 +180,17 @@ def test_the_image_decides_with_the_hierarchy_and_routes(server: str, bundles: P
     assert routed.status_code == 200, routed.text
     assert routed.json()["model_version"] == "router@1" and routed.json()["fallback"] is False
     assert routed.json()["platform"] in ("function", "container")
+
+
+def test_the_image_workers_export_the_decisions_spans(server: str, collector: Received) -> None:
+    """Runs after the decisions above: their spans reach the receiver from the workers."""
+    wanted = {"engine.decide", "predict placement.strategic", "predict placement.tactical"}
+    deadline = time.monotonic() + 30  # the workers export every 200 ms; this only bounds a wait
+    while not wanted <= {span.name for _, span in collector.spans()}:
+        assert time.monotonic() < deadline, sorted({span.name for _, span in collector.spans()})
+        time.sleep(0.2)
+    received = collector.spans()
+    assert {service for service, _ in received} == {"skyroute-image"}
+    engines = [span for _, span in received if span.name == "engine.decide"]
+    values = [{a.key: a.value for a in span.attributes} for span in engines]
+    assert {v["skyroute.engine"].string_value for v in values} >= {"hierarchical"}

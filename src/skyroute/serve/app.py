@@ -27,6 +27,7 @@ from skyroute.serve.live.streams import LiveStreams
 from skyroute.serve.metrics import Metrics, RequestTimer
 from skyroute.serve.settings import Settings
 from skyroute.serve.state import AppState, WorldBuild
+from skyroute.serve.tracing import Tracing, tracing_for
 from skyroute.serve.writer import GroupCommitWriter
 
 #: How long the event loop may hold the GIL while another thread waits for it. The writer
@@ -58,8 +59,17 @@ def _inspect_with(settings: Settings) -> Callable[[str], EngineMeta]:
 UPLOAD_PATHS = ("/api/v1/ml/models/upload", "/api/v1/ml/engines/upload")
 
 
-def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
-    """A ready-to-serve app; the schema is migrated to head unless told otherwise."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_migrations: bool = True,
+    tracing: Tracing | None = None,
+) -> FastAPI:
+    """A ready-to-serve app; the schema is migrated to head unless told otherwise.
+
+    ``tracing`` defaults to what the settings say (OTLP when an endpoint is set, else off);
+    tests pass one that keeps the spans in memory.
+    """
     from skyroute.serve.routes import (
         actuals,
         actuals_series,
@@ -78,6 +88,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
 
     settings = settings or Settings.from_env()
+    tracing = tracing or tracing_for(settings)
     # Connections for every request admission control lets in, the writer and background work.
     db = make_engine(
         settings.db_url,
@@ -86,6 +97,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     )
     if run_migrations:
         migrate(db)
+    tracing.instrument_storage(db)  # after the migrations: their statements are not traced
     offered = active_engines(settings, _inspect_with(settings))
     sessions = session_factory(db)
     state = AppState(
@@ -96,9 +108,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         world_build=WorldBuild(),
         metrics=Metrics.create(),
         keys=TenantKeys(sessions, ttl=settings.key_cache_seconds),
+        tracing=tracing,
     )
     # SQLite commits are local file appends: done on the loop, they never wait for the GIL.
-    state.writer = GroupCommitWriter(db, inline=db.dialect.name == "sqlite")
+    state.writer = GroupCommitWriter(db, inline=db.dialect.name == "sqlite", tracing=tracing)
     state.live = LiveStreams.create(settings, state.metrics)
     monitor = state.drift = DriftMonitor(sessions, settings, state.metrics, state.live)
 
@@ -128,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         version=__version__,
         description="Inference-only placement decisions: models, engines, A/B, tenants.",
         lifespan=lifespan,
+        telemetry=tracing.fastapi_telemetry(),  # HTTP spans from this process's provider only
         docs_url=None,  # served from the package by install_docs (no CDN)
         redoc_url=None,
     )

@@ -65,7 +65,8 @@ async def decide_async(
             _publish(state, prepared)
         return answers
     try:
-        await state.writer.write_async(_writes(tenant_id, prepared))
+        with state.tracing.span("storage.commit", {"skyroute.rows": len(prepared.rows)}):
+            await state.writer.write_async(_writes(tenant_id, prepared))
     except IntegrityError:
         keyed = prepared.keyed
         if keyed is None:

@@ -38,6 +38,7 @@ from skyroute.serve.schemas import DecideRequest
 from skyroute.serve.selections import Selection
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import Decision, EngineSelection, OutboxEvent
+from skyroute.serve.tracing import Attributes, SpanLike
 from skyroute.world.model import World
 
 
@@ -121,6 +122,31 @@ def prepare(
         if stored is not None:
             return stored
     engine, config, missing = selected_engine(session, state, tenant_id)
+    attributes: Attributes = {
+        "skyroute.engine": engine.info.name,
+        "skyroute.engine.version": engine.info.version,
+        "skyroute.tenant": tenant_id,
+        "skyroute.batch.size": len(items),
+    }
+    with state.tracing.span("engine.decide", attributes) as span:
+        finals, expected = _decide(session, state, tenant_id, items, engine, config, missing, span)
+    responses, rows = _responses(items, state.world, finals, expected, engine, tenant_id)
+    label = engine.info.name if engine.info.builtin else "uploaded"
+    events = decision_events(tenant_id, rows, state.settings)
+    return Prepared(responses, rows, keyed, label, finals, events)
+
+
+def _decide(
+    session: Session,
+    state: AppState,
+    tenant_id: str,
+    items: Sequence[DecideRequest],
+    engine: Engine,
+    config: dict[str, Any],
+    missing: str | None,
+    span: SpanLike,
+) -> tuple[list[Final], list[ExpectedOut]]:
+    """The engine's decisions held to the constraints (a memoised one when it may be)."""
     memo_key = _memo_key(engine, missing, items)
     remembered = state.memo.get(memo_key) if memo_key is not None else None
     if remembered is not None:
@@ -137,10 +163,11 @@ def prepare(
     if missing is not None:
         for final in finals:
             final.fallback_reason = final.fallback_reason or missing
-    responses, rows = _responses(items, state.world, finals, expected, engine, tenant_id)
-    label = engine.info.name if engine.info.builtin else "uploaded"
-    events = decision_events(tenant_id, rows, state.settings)
-    return Prepared(responses, rows, keyed, label, finals, events)
+    fallbacks = sum(final.fallback_reason is not None for final in finals)
+    span.set_attribute("skyroute.memoised", remembered is not None)
+    span.set_attribute("skyroute.fallback", fallbacks > 0)
+    span.set_attribute("skyroute.fallback.rows", fallbacks)
+    return finals, expected
 
 
 #: Engines whose answer depends only on the request, the hour and the world (memoised).

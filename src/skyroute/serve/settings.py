@@ -211,9 +211,42 @@ class Settings(BaseSettings):
         5.0, gt=0, validation_alias=_var("DRIFT_CHECK_INTERVAL_SECONDS")
     )
 
+    # --- Tracing (issue 14): OpenTelemetry spans over OTLP/HTTP, off without an endpoint ----
+    #: The collector's base URL (``/v1/traces`` is appended), as every OpenTelemetry SDK reads it.
+    otel_endpoint: str | None = Field(None, validation_alias=_var("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    #: The full traces URL; wins over ``OTEL_EXPORTER_OTLP_ENDPOINT``.
+    otel_traces_endpoint: str | None = Field(
+        None, validation_alias=_var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    #: Only OTLP over HTTP with protobuf bodies is installed (no gRPC exporter).
+    otel_protocol: Literal["http/protobuf"] = Field(
+        "http/protobuf",
+        validation_alias=_var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+    )
+    otel_service_name: str = Field(
+        "skyroute-server", min_length=1, validation_alias=_var("OTEL_SERVICE_NAME")
+    )
+    #: ``OTEL_SDK_DISABLED=true`` switches tracing off whatever the endpoint.
+    otel_sdk_disabled: bool = Field(False, validation_alias=_var("OTEL_SDK_DISABLED"))
+    #: One export's time limit (retries included); shutdown waits at most this plus a second.
+    trace_export_timeout_s: float = Field(
+        2.0, gt=0, le=30, validation_alias=_var("SKYROUTE_TRACE_EXPORT_TIMEOUT_SECONDS")
+    )
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'skyroute.db').resolve()}"
+
+    @property
+    def traces_url(self) -> str | None:
+        """Where spans are sent (OTLP/HTTP), or None: tracing off."""
+        if self.otel_sdk_disabled:
+            return None
+        if self.otel_traces_endpoint:
+            return self.otel_traces_endpoint
+        if self.otel_endpoint:
+            return self.otel_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -247,6 +280,19 @@ class Settings(BaseSettings):
                 raise PydanticUseDefault()
             return items
         return value
+
+    @field_validator("otel_endpoint", "otel_traces_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A collector URL over HTTP(S): anything else would fail only at the first export."""
+        if value is None or value.startswith(("http://", "https://")):
+            return value
+        var, _ = _variable(str(info.field_name))
+        raise ConfigError(
+            f"{var}={value!r} is not an http:// or https:// URL",
+            f"set {var} to the collector's OTLP/HTTP address, e.g. http://otel-collector:4318, "
+            "or unset it to switch tracing off",
+        )
 
     @field_validator("allow_model_training")
     @classmethod

@@ -17,6 +17,7 @@ from skyroute.serve.memo import Memo
 from skyroute.serve.metrics import Metrics
 from skyroute.serve.selections import SelectionCache
 from skyroute.serve.settings import Settings
+from skyroute.serve.tracing import NO_TRACING, Tracing
 from skyroute.world.model import World
 
 if TYPE_CHECKING:
@@ -108,6 +109,8 @@ class AppState:
     selections: SelectionCache = field(default_factory=SelectionCache)
     #: Greedy answers per distinct request and hour (``serve/memo.py``).
     memo: Memo[Any] = field(default_factory=Memo)
+    #: The process's spans (``serve/tracing.py``): no-ops unless an OTLP endpoint is set.
+    tracing: Tracing = NO_TRACING
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -191,3 +194,4 @@ class AppState:
                 self._sandbox.close()
                 self._sandbox = None
         self.db.dispose()
+        self.tracing.shutdown()  # last: the spans of everything above are exported too

@@ -16,6 +16,9 @@ request, would crawl exactly when the server is busiest.
 
 A transaction that fails (say, one request's idempotency key was stored by a concurrent retry)
 is retried request by request, so only the request whose rows conflict sees the error.
+
+Traced, each transaction is a ``storage.group_commit`` span of its own trace (it serves many
+requests), linked to the span of every request it stored; the statements are its children.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlalchemy.exc import DBAPIError
+
+from skyroute.serve.tracing import NO_TRACING, Tracing
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,8 @@ class _Group:
 
     requests: list[Rows]
     done: concurrent.futures.Future[Outcomes] = field(default_factory=concurrent.futures.Future)
+    #: The requests' spans (``Tracing.link``), for the transaction's span to link to.
+    links: list[Any] = field(default_factory=list)
 
     @property
     def size(self) -> int:
@@ -70,10 +77,19 @@ class GroupCommitWriter:
         engine: the database; the writer uses one pooled connection at a time.
         max_rows: rows per transaction at most (a batch closes early when the queue is empty).
         inline: commit the event loop's groups on the loop (no thread hand-off).
+        tracing: where the transactions' spans go (off by default).
     """
 
-    def __init__(self, engine: Engine, *, max_rows: int = 2_000, inline: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_rows: int = 2_000,
+        inline: bool = False,
+        tracing: Tracing = NO_TRACING,
+    ) -> None:
         self._engine = engine
+        self._tracing = tracing
         self._max_rows = max_rows
         self._inline = inline
         #: Checkpoints move to the writer thread only where commits run on the loop (SQLite).
@@ -83,6 +99,7 @@ class GroupCommitWriter:
         self._closed = False
         self._lock = threading.Lock()
         self._waiting: list[tuple[Rows, asyncio.Future[None]]] = []
+        self._links: list[Any] = []
         self.commits = 0  # transactions committed (for tests and the benchmark's notes)
         self._held: Connection | None = None
         self._thread = threading.Thread(target=self._run, name="skyroute-writer", daemon=True)
@@ -99,7 +116,7 @@ class GroupCommitWriter:
             else:
                 result.set_exception(error)
 
-        self._hand_over([rows]).add_done_callback(settle)
+        self._hand_over([rows], [self._tracing.link()]).add_done_callback(settle)
         return result
 
     def write(self, rows: Rows) -> None:
@@ -116,18 +133,20 @@ class GroupCommitWriter:
         if not self._waiting:
             loop.call_soon(self._flush, loop)
         self._waiting.append((rows, future))
+        self._links.append(self._tracing.link())
         await future
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting, self._waiting = self._waiting, []
+        links, self._links = self._links, []
         if self._inline and not self._closed:
             done: concurrent.futures.Future[Outcomes] = concurrent.futures.Future()
             with self._commit_lock:  # one transaction at a time, with the thread's
-                self._commit([_Group([rows for rows, _ in waiting], done)])
+                self._commit([_Group([rows for rows, _ in waiting], done, links)])
             _settle_all(waiting, done)
             return
         try:
-            group = self._hand_over([rows for rows, _ in waiting])
+            group = self._hand_over([rows for rows, _ in waiting], links)
         except WriterClosedError as exc:
             for _, future in waiting:
                 future.set_exception(exc)
@@ -138,8 +157,10 @@ class GroupCommitWriter:
 
         group.add_done_callback(wake)
 
-    def _hand_over(self, requests: list[Rows]) -> concurrent.futures.Future[Outcomes]:
-        group = _Group(requests)
+    def _hand_over(
+        self, requests: list[Rows], links: list[Any]
+    ) -> concurrent.futures.Future[Outcomes]:
+        group = _Group(requests, links=links)
         with self._lock:
             if self._closed:
                 raise WriterClosedError("the decision writer is closed")
@@ -189,7 +210,13 @@ class GroupCommitWriter:
     def _commit(self, batch: list[_Group]) -> None:
         requests = [rows for group in batch for rows in group.requests]
         try:
-            self._insert(requests)
+            with self._tracing.span(
+                "storage.group_commit",
+                {"skyroute.requests": len(requests), "skyroute.rows": sum(g.size for g in batch)},
+                links=[link for group in batch for link in group.links],
+                root=True,  # inline, the loop's context is one request's: not this span's parent
+            ):
+                self._insert(requests)
             outcomes: Outcomes = [None] * len(requests)
         except DBAPIError as exc:
             # Isolate the request whose rows failed: each in its own transaction.

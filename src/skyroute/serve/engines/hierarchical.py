@@ -44,6 +44,7 @@ from skyroute.serve.engines.base import EngineContext, EngineInfo, Proposal
 from skyroute.serve.predictors import predictor_for
 from skyroute.serve.state import AppState
 from skyroute.serve.tables import Decision
+from skyroute.serve.tracing import NO_TRACING, Attributes, Tracing
 
 FORECAST_STEPS = 12
 LAYERS = ("forecast.load", "placement.strategic", "placement.tactical")
@@ -60,18 +61,26 @@ class CheckedPredictor:
     """A layer's model whose exceptions and malformed scores become :class:`LayerFailed`.
 
     Whatever the model raises (a ``BundleError`` for a wrong input width included) is the
-    bundle's fault, not the caller's, so it must not reach the API's error mapping.
+    bundle's fault, not the caller's, so it must not reach the API's error mapping. Traced, each
+    predict is a span named after the layer (``predict placement.tactical``).
     """
 
-    def __init__(self, kind: str, label: str, inner: Any) -> None:
+    def __init__(self, kind: str, label: str, inner: Any, tracing: Tracing = NO_TRACING) -> None:
         self.kind, self.label, self.inner = kind, label, inner
+        self.tracing = tracing
 
     def predict(self, x: NDArray[Any]) -> NDArray[np.float64]:
-        try:
-            out = np.asarray(self.inner.predict(x), dtype=np.float64)
-        except Exception as exc:
-            raise LayerFailed(self.kind, self.label, f"{type(exc).__name__}: {exc}") from exc
         rows = int(np.shape(x)[0])
+        attributes: Attributes = {
+            "skyroute.model.kind": self.kind,
+            "skyroute.model.version": self.label,
+            "skyroute.batch.size": rows,
+        }
+        with self.tracing.span(f"predict {self.kind}", attributes):
+            try:
+                out = np.asarray(self.inner.predict(x), dtype=np.float64)
+            except Exception as exc:
+                raise LayerFailed(self.kind, self.label, f"{type(exc).__name__}: {exc}") from exc
         allowed = OUTPUT_WIDTHS.get(self.kind)
         width = out.size // rows if rows and out.ndim and out.shape[0] == rows else -1
         if width < 1 or (allowed is not None and width not in allowed):
@@ -123,7 +132,8 @@ class Layers:
             problem = observation_mismatch(kind, row.manifest, self.state.world.providers)
             if problem is None:
                 try:
-                    predictors[kind] = CheckedPredictor(kind, label, predictor_for(self.state, row))
+                    model = predictor_for(self.state, row)
+                    predictors[kind] = CheckedPredictor(kind, label, model, self.state.tracing)
                     versions[kind] = label
                     continue
                 except Exception as exc:  # a broken bundle must not take the server down

@@ -14,6 +14,7 @@ from typing import Any
 from skyroute.serve.candidates import DecisionBatch, placement_index
 from skyroute.serve.engines.base import EngineContext, EngineInfo, Proposal
 from skyroute.serve.engines.contract import EngineResult
+from skyroute.serve.tracing import Attributes
 
 
 class SandboxedEngine:
@@ -24,8 +25,16 @@ class SandboxedEngine:
         self.source = source
 
     def run(self, ctx: EngineContext, payloads: list[dict[str, Any]]) -> list[EngineResult]:
-        """Raw results of the engine on ``payloads`` (the ``/test`` endpoint shows these)."""
-        return ctx.state.sandbox().call_batch(ctx.tenant_id, self.source, payloads, ctx.config)
+        """Raw results of the engine on ``payloads`` (the ``/test`` endpoint shows these).
+
+        Traced, the round trip to the worker is one span; nothing is propagated into it.
+        """
+        attributes: Attributes = {
+            "skyroute.engine": self.info.name,
+            "skyroute.batch.size": len(payloads),
+        }
+        with ctx.state.tracing.span("engine.sandbox.call", attributes):
+            return ctx.state.sandbox().call_batch(ctx.tenant_id, self.source, payloads, ctx.config)
 
     def decide(self, batch: DecisionBatch, ctx: EngineContext) -> list[Proposal]:
         payloads = [item.model_dump(mode="json") for item in batch.items]

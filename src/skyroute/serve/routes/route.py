@@ -48,11 +48,15 @@ def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep
     split = model_registry.current_split(session, tenant, model_id)
     version = model_registry.pick_version(split, model_id, body.caller_key)
     row = model_registry.get_version(session, tenant, model_id, version)
+    version_id = f"{model_id}@{version}"
     names = list(row.manifest.get("features", []))
     x = _feature_row(body, names)
     start = time.perf_counter()
+    traced = {"skyroute.model.kind": "router.platform", "skyroute.model.version": version_id}
     try:
-        out = np.asarray(predictor_for(state, row).predict(x), dtype=np.float64).reshape(1, -1)
+        with state.tracing.span("predict router.platform", traced):
+            model = predictor_for(state, row)
+            out = np.asarray(model.predict(x), dtype=np.float64).reshape(1, -1)
         p_container, reason = float(out[0, -1]), None
     except Exception as exc:  # a broken bundle must not break routing: flagged fallback
         log.warning("router %s@%s failed: %s", model_id, version, exc)
@@ -61,7 +65,6 @@ def route(body: RouteIn, state: StateDep, session: SessionDep, tenant: TenantDep
     elapsed = (time.perf_counter() - start) * 1000.0
     threshold = decision_threshold(row.manifest)
     reason = reason or why_not_served(p_container, threshold)
-    version_id = f"{model_id}@{version}"
     if reason is not None or threshold is None:
         return RouteOut(
             platform=FALLBACK_PLATFORM,
