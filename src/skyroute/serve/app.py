@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         actuals,
         actuals_series,
         admin,
+        autoscale,
         decide,
         drift,
         engines,
@@ -88,13 +89,15 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         migrate(db)
     offered = active_engines(settings, _inspect_with(settings))
     sessions = session_factory(db)
+    metrics = Metrics.create()
+    metrics.recommended_replicas.bind(sessions)
     state = AppState(
         engines=offered,
         settings=settings,
         db=db,
         sessions=sessions,
         world_build=WorldBuild(),
-        metrics=Metrics.create(),
+        metrics=metrics,
         keys=TenantKeys(sessions, ttl=settings.key_cache_seconds),
     )
     # SQLite commits are local file appends: done on the loop, they never wait for the GIL.
@@ -136,7 +139,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
     routers = (
         decide, health, admin, models, engines, route, gapfill, spot, actuals, actuals_series,
-        drift, live, predictions, recent,
+        drift, live, predictions, recent, autoscale,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)
