@@ -227,6 +227,7 @@ def test_a_bad_service_is_a_422_naming_the_problem(
 
 def test_bad_names_and_load_are_4xx_with_the_error_shape(tenant_a: TenantClient) -> None:
     _error(put_series(tenant_a, "-bad"), 422, "invalid_request")
+    _error(put_series(tenant_a, "bad-"), 422, "invalid_request")  # not a Kubernetes label value
     _error(put_series(tenant_a, "x" * 64), 422, "invalid_request")
     _error(post_load(tenant_a, "ghost", minutes([1.0])), 404, "not_found")
     _error(tenant_a.get(f"{BASE}/ghost/recommendation"), 404, "not_found")

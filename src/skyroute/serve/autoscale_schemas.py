@@ -14,13 +14,15 @@ from pydantic import BaseModel, Field
 from skyroute.bundles.forecaster import HORIZON
 from skyroute.fields import Moment, Strict
 
-#: A series name: what the gauge's ``series`` label and the URL carry.
-SERIES_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+#: A series name: what the URL and the gauge's ``series`` label carry. Also a valid Kubernetes
+#: label value, so an HPA's metric selector can name it.
+SERIES_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 SeriesName = Annotated[
     str,
     Path(
         pattern=SERIES_PATTERN,
-        description="Letters, digits, '.', '_' or '-'; 1-63 characters, starting alphanumeric.",
+        description="Letters, digits, '.', '_' or '-'; 1-63 characters, starting and ending "
+        "with a letter or digit.",
     ),
 ]
 #: Points one load request may carry (a day of minutes).
