@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from skyroute.serve.state import AppState
 from skyroute.serve.tables import AutoscaleSeries
 
 _MAX_REASON = 300
+Mode = Literal["predictive", "reactive"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Recommendation:
     series: str
     replicas: int
     reactive_replicas: int
-    mode: str  # predictive | reactive
+    mode: Mode
     forecast: list[float] | None
     observed: tuple[datetime, float] | None
     model: tuple[str, str] | None
@@ -101,49 +103,34 @@ def _model(session: Session, state: AppState, tenant_id: str, series: str) -> _M
 def compute(session: Session, state: AppState, row: AutoscaleSeries) -> Recommendation:
     """The series' recommendation from what is stored now (reads only)."""
     service = service_of(row)
-    tenant_id, name = row.tenant_id, row.name
-    model = _model(session, state, tenant_id, name)
+    model = _model(session, state, row.tenant_id, row.name)
     window = model.forecaster.window if model.forecaster else 1
-    history, total = autoscale_store.recent_load(session, tenant_id, name, min(window, _retained()))
+    history, total = autoscale_store.recent_load(
+        session, row.tenant_id, row.name, min(window, autoscale_store.RETAINED_MINUTES)
+    )
     if not history:
         replicas = service.wanted(0.0)
         reason = "reactive: no load posted yet; POST .../load with per-minute calls"
-        return Recommendation(name, replicas, replicas, "reactive", None, None, model.ref, reason)
+        return Recommendation(row.name, replicas, replicas, "reactive", None, None, None, reason)
     observed = history[-1]
     reactive = recommend(observed[1], None, service)
 
     def answer(forecast: list[float] | None, why: str) -> Recommendation:
-        replicas = reactive
-        if forecast is not None:
-            replicas = recommend(observed[1], np.asarray(forecast), service)
-        mode = "predictive" if forecast is not None else "reactive"
+        replicas = (
+            reactive if forecast is None else recommend(observed[1], np.asarray(forecast), service)
+        )
+        mode: Mode = "reactive" if forecast is None else "predictive"
         return Recommendation(
-            name, replicas, reactive, mode, forecast, observed, model.ref, why[:_MAX_REASON]
+            row.name, replicas, reactive, mode, forecast, observed, model.ref, why[:_MAX_REASON]
         )
 
     forecaster = model.forecaster
     if forecaster is None:
         return answer(None, f"reactive: {model.problem}")
     label = f"{model.ref[0]}@{model.ref[1]}" if model.ref else KIND
-    if forecaster.window > _retained():
-        return answer(
-            None,
-            f"reactive: {label} reads {forecaster.window} minutes, more than the "
-            f"{_retained()} kept per series",
-        )
-    if len(history) < forecaster.window:
-        if total < forecaster.window:
-            why = (
-                f"reactive: short history, {total} of the {forecaster.window} minutes {label} "
-                "reads (post idle minutes as 0)"
-            )
-        else:
-            missing = forecaster.window - len(history)
-            why = (
-                f"reactive: {missing} of the last {forecaster.window} minutes are missing "
-                "(a gap is not taken as idle: post idle minutes as 0)"
-            )
-        return answer(None, why)
+    problem = _history_problem(forecaster.window, len(history), total, label)
+    if problem:
+        return answer(None, f"reactive: {problem}")
     try:
         forecast = forecaster.forecast([calls for _, calls in history])
     except Exception as exc:  # the model failed at predict time: reactive, with the reason
@@ -152,8 +139,22 @@ def compute(session: Session, state: AppState, row: AutoscaleSeries) -> Recommen
     return answer([float(v) for v in forecast], why)
 
 
-def _retained() -> int:
-    return int(autoscale_store.RETENTION / autoscale_store.MINUTE)
+def _history_problem(window: int, recent: int, total: int, label: str) -> str | None:
+    """Why ``recent`` of the last ``window`` minutes (``total`` stored) cannot be forecast
+    from, or None when they can."""
+    kept = autoscale_store.RETAINED_MINUTES
+    if window > kept:
+        return f"{label} reads {window} minutes, more than the {kept} kept per series"
+    if recent >= window:
+        return None
+    if total < window:
+        return (
+            f"short history, {total} of the {window} minutes {label} reads (post idle minutes as 0)"
+        )
+    return (
+        f"{window - recent} of the last {window} minutes are missing "
+        "(a gap is not taken as idle: post idle minutes as 0)"
+    )
 
 
 def recommend_and_store(session: Session, state: AppState, row: AutoscaleSeries) -> Recommendation:

@@ -6,7 +6,7 @@ unknown fields, no NaN or infinity), so bad input is a 422 naming the field on e
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, Field
@@ -97,12 +97,15 @@ class RecommendationOut(BaseModel):
     series: str
     replicas: int = Field(description="Replicas to run now: predictive when possible.")
     reactive_replicas: int = Field(description="Replicas for the last observed minute alone.")
-    mode: str = Field(description="predictive or reactive")
+    mode: Literal["predictive", "reactive"]
     forecast: list[float] | None = Field(
         description="Calls per minute over the 12 minutes after the last observed one."
     )
     observed: Observed | None = Field(description="The newest minute posted (None: none yet).")
-    model: ModelRef | None = Field(description="The forecast.load version used, if any.")
+    model: ModelRef | None = Field(
+        description="The forecast.load version used, or that would have been when the answer "
+        "is reactive for want of history or because the model failed."
+    )
     reason: str
 
 

@@ -28,6 +28,7 @@ RETENTION = timedelta(days=1)
 #: How far ahead of the server's clock a posted minute may be (clock skew, not the future).
 MAX_AHEAD = timedelta(minutes=5)
 MINUTE = timedelta(minutes=1)
+RETAINED_MINUTES = int(RETENTION / MINUTE)
 
 
 def get_series(session: Session, tenant_id: str, name: str) -> AutoscaleSeries:
