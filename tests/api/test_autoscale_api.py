@@ -185,6 +185,20 @@ def test_a_forecaster_that_cannot_be_used_answers_reactive_never_500(
     assert 'skyroute_model_load_failures_total{kind="forecast.load"} 1.0' in metrics
 
 
+def test_a_forecaster_failing_at_predict_time_answers_reactive(
+    tenant_a: TenantClient, tmp_path: Path
+) -> None:
+    nan = mlp_bundle(
+        tmp_path / "nan", kind="forecast.load", n_in=12, n_out=HORIZON, bias=[float("nan")] * 12
+    )
+    activate_forecaster(tenant_a, nan, "nan")
+    put_series(tenant_a, "web")
+    got = post_load(tenant_a, "web", minutes([95.0] * 12)).json()["recommendation"]
+    assert got["mode"] == "reactive" and got["forecast"] is None
+    assert got["replicas"] == got["reactive_replicas"] == 10
+    assert "nan@1 failed (BundleError: the forecaster returned NaN" in got["reason"]
+
+
 def test_a_minute_posted_again_replaces_it_and_old_minutes_are_pruned(
     tenant_a: TenantClient,
 ) -> None:
