@@ -229,7 +229,8 @@ def _error(response: Any, status: int, code: str) -> str:
         ({"startup_minutes": -1}, "invalid_request", "startup_minutes"),
         ({"cooldown_minutes": 5}, "invalid_request", "cooldown_minutes"),
         ({"min_replicas": 5, "max_replicas": 3}, "invalid_series", "max_replicas 3"),
-        ({"startup_minutes": 6, "lookahead_minutes": 7}, "invalid_series", "past the 12"),
+        ({"startup_minutes": 6, "lookahead_minutes": 6}, "invalid_series", "past the 12"),
+        ({"startup_minutes": 12}, "invalid_request", "startup_minutes"),
     ],
 )
 def test_a_bad_service_is_a_422_naming_the_problem(

@@ -40,7 +40,7 @@ class SeriesIn(Strict):
     )
     target: float = Field(0.7, gt=0, le=1, description="Utilisation the replicas are sized for.")
     startup_minutes: int = Field(
-        2, ge=0, le=HORIZON, description="Minutes from asking for a replica to it serving."
+        2, ge=0, le=HORIZON - 1, description="Minutes from asking for a replica to it serving."
     )
     lookahead_minutes: int = Field(
         0, ge=0, le=HORIZON - 1, description="Minutes past readiness provisioned for (predictive)."

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from skyroute.bundles.forecaster import HORIZON
 from skyroute.market.points import utc
 from skyroute.serve.auth import now
 from skyroute.serve.autoscale_schemas import LoadPoint, SeriesIn
@@ -62,14 +63,13 @@ def _check_service(body: SeriesIn) -> None:
             f"max_replicas {body.max_replicas} is below min_replicas {body.min_replicas}",
             "make max_replicas >= min_replicas",
         )
-    last = max(body.startup_minutes - 1, 0) + body.lookahead_minutes
-    if last > 11:
+    if body.startup_minutes + body.lookahead_minutes > HORIZON - 1:
         raise ApiError(
             422,
             "invalid_series",
             f"startup_minutes {body.startup_minutes} and lookahead_minutes "
-            f"{body.lookahead_minutes} reach past the 12 minutes a forecast covers",
-            "keep max(startup_minutes - 1, 0) + lookahead_minutes <= 11",
+            f"{body.lookahead_minutes} reach past the {HORIZON} minutes a forecast covers",
+            f"keep startup_minutes + lookahead_minutes <= {HORIZON - 1}",
         )
 
 
