@@ -31,6 +31,9 @@ class TenantClient:
         headers = {**self.headers, **kw.pop("headers", {})}  # type: ignore[dict-item]
         return self.client.post(url, headers=headers, **kw)  # type: ignore[arg-type]
 
+    def put(self, url: str, **kw: object) -> object:
+        return self.client.put(url, headers=self.headers, **kw)  # type: ignore[arg-type]
+
     def delete(self, url: str, **kw: object) -> object:
         return self.client.delete(url, headers=self.headers, **kw)  # type: ignore[arg-type]
 

@@ -1,4 +1,5 @@
-"""Two server workers report one set of Prometheus counters, with labels from fixed sets."""
+"""Two server workers report one set of Prometheus counters, with labels from fixed sets, and
+the same recommended replicas whichever worker computed them."""
 
 from __future__ import annotations
 
@@ -64,6 +65,12 @@ def test_two_workers_report_the_sum_of_their_counts(tmp_path: Path) -> None:
                 headers={"Authorization": f"Bearer {key}"},
             )
             assert decided.status_code == 200, decided.text
+        auth = {"Authorization": f"Bearer {key}"}
+        series = f"{url}/api/v1/ml/autoscale/series/web"
+        assert httpx.put(series, json={"capacity_per_replica": 10}, headers=auth).is_success
+        load = {"points": [{"minute": "2026-11-29T10:00:00Z", "calls": 65.0}]}
+        posted = httpx.post(f"{series}/load", json=load, headers=auth)
+        assert posted.json()["recommendation"]["replicas"] == 10, posted.text  # 65 / 7
         pids = {path.stem.rsplit("_", 1)[-1] for path in metrics_dir.glob("histogram_*.db")}
         assert len(pids) == 2, pids  # both workers counted requests...
         for _ in range(4):  # ...and whichever answers /metrics reports the sum
@@ -74,6 +81,10 @@ def test_two_workers_report_the_sum_of_their_counts(tmp_path: Path) -> None:
             )
             assert sum(float(n) for _, n in decisions) == 6
             assert {engine for engine, _ in decisions} == {"greedy"}
+            # The recommendation, computed by one worker, is what every worker reports.
+            assert re.search(
+                r'^skyroute_recommended_replicas\{series="web",.*\} 10\.0$', text, re.M
+            )
     finally:
         process.terminate()
         process.wait(timeout=60)

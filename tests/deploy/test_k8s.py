@@ -41,12 +41,19 @@ def _manifest_files() -> list[Path]:
     return sorted(p for p in K8S.rglob("*.yaml") if p.name != "kustomization.yaml")
 
 
+#: API groups of custom resources (KEDA's) that Kubernetes' schemas do not hold: checked by
+#: structure in ``test_keda_example_uses_the_metrics_api_scalers_documented_fields``.
+CRD_GROUPS = ("keda.sh/",)
+EXAMPLES = K8S / "examples"
+
+
 @pytest.mark.parametrize("path", _manifest_files(), ids=lambda p: str(p.relative_to(K8S)))
 def test_every_manifest_is_valid_strict_kubernetes(path: Path) -> None:
     docs = _load(path)
     assert docs, f"{path} holds no resource"
     for doc in docs:
-        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        if not doc["apiVersion"].startswith(CRD_GROUPS):
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
 
 
 def test_strict_validation_rejects_an_unknown_field() -> None:
@@ -189,3 +196,80 @@ def test_secret_placeholders_are_marked_and_refused_in_production() -> None:
     assert all("CHANGE-ME" in value for value in secret.values())
     assert placeholder_reason(secret["SKYROUTE_ADMIN_TOKEN"]) is not None
     assert resources["ConfigMap/skyroute-config"]["data"]["SKYROUTE_ENV"] == "production"
+
+
+def _adapter_rules(kind: str) -> list[dict[str, Any]]:
+    adapter = _load(K8S / "prometheus-adapter" / "adapter-config.yaml")[0]
+    rules: list[dict[str, Any]] = yaml.safe_load(adapter["data"]["config.yaml"])[kind]
+    return rules
+
+
+def test_the_example_hpa_scales_to_the_recommended_replicas_the_adapter_serves() -> None:
+    from skyroute.serve.recommendation_gauge import LABELS, NAME
+
+    (hpa,) = _load(EXAMPLES / "hpa-recommended-replicas.yaml")
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "External"
+    external = metric["external"]
+    assert external["metric"]["name"] == NAME
+    assert set(external["metric"]["selector"]["matchLabels"]) == set(LABELS)
+    # desired = ceil(value / averageValue): with 1, the recommendation itself.
+    assert external["target"] == {"type": "AverageValue", "averageValue": "1"}
+    served = {rule["name"]["as"]: rule for rule in _adapter_rules("externalRules")}
+    rule = served[NAME]
+    assert rule["seriesQuery"].startswith(NAME + "{")
+    assert rule["resources"] == {"namespaced": False}  # the HPA lives in the user's namespace
+    assert all(label in rule["metricsQuery"] for label in LABELS)
+    assert NAME not in {r["name"]["as"] for r in _adapter_rules("rules")}
+    listed = set(_kustomization()["resources"])
+    assert not any(name.startswith("examples") for name in listed)  # the user's workload
+
+
+#: The ScaledObject, trigger and metrics-api fields KEDA documents (keda.sh/docs/2.15,
+#: "Scaling Deployments" and the "Metrics API" scaler).
+SCALED_OBJECT_SPEC = {
+    "scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
+    "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback", "advanced", "triggers",
+}  # fmt: skip
+TRIGGER_FIELDS = {"type", "metadata", "authenticationRef", "metricType", "name", "useCachedMetrics"}
+METRICS_API_METADATA = {
+    "url", "format", "valueLocation", "targetValue", "activationTargetValue", "unsafeSsl",
+    "authMode", "method", "keyParamName",
+}  # fmt: skip
+
+
+def test_keda_example_uses_the_metrics_api_scalers_documented_fields() -> None:
+    from skyroute.serve.autoscale_schemas import RecommendationOut
+    from skyroute.serve.routes.autoscale import router
+
+    docs = {doc["kind"]: doc for doc in _load(EXAMPLES / "keda-recommended-replicas.yaml")}
+    assert set(docs) == {"Secret", "TriggerAuthentication", "ScaledObject"}
+    spec = docs["ScaledObject"]["spec"]
+    assert set(spec) <= SCALED_OBJECT_SPEC
+    assert {"scaleTargetRef", "minReplicaCount", "maxReplicaCount", "triggers"} <= set(spec)
+    assert set(spec["scaleTargetRef"]) <= {"name", "apiVersion", "kind", "envSourceContainerName"}
+    (trigger,) = spec["triggers"]
+    assert set(trigger) <= TRIGGER_FIELDS and trigger["type"] == "metrics-api"
+    metadata = trigger["metadata"]
+    assert set(metadata) <= METRICS_API_METADATA
+    assert all(isinstance(v, str) for v in metadata.values())  # KEDA's metadata is strings
+    # targetValue 1 with KEDA's AverageValue: scale to the value itself.
+    assert metadata["targetValue"] == "1" and trigger.get("metricType", "AverageValue") == (
+        "AverageValue"
+    )
+    assert metadata["valueLocation"] in RecommendationOut.model_fields
+    assert RecommendationOut.model_fields[metadata["valueLocation"]].annotation is int
+    # Bearer auth: the TriggerAuthentication's `token` comes from the Secret's key.
+    assert metadata["authMode"] == "bearer"
+    auth = docs["TriggerAuthentication"]
+    assert trigger["authenticationRef"]["name"] == auth["metadata"]["name"]
+    (ref,) = auth["spec"]["secretTargetRef"]
+    assert ref["parameter"] == "token" and ref["name"] == docs["Secret"]["metadata"]["name"]
+    assert ref["key"] in docs["Secret"]["stringData"]
+    # The URL is the server's Service in its namespace and a route the app serves.
+    host, _, path = metadata["url"].removeprefix("http://").partition("/")
+    service = _resources()["Service/skyroute-server"]
+    assert host == f"{service['metadata']['name']}.{_kustomization()['namespace']}.svc"
+    assert service["spec"]["ports"][0]["port"] == 80
+    template = "/" + path.replace("/series/web/", "/series/{name}/")
+    assert template in {getattr(r, "path", None) for r in router.routes}

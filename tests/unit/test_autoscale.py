@@ -7,7 +7,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skyroute.autoscale.scaling import Service, predictive, reactive, score
+from skyroute.autoscale.scaling import Service, predictive, reactive, recommend, score
 
 SERVICE = Service(capacity=10.0, target=1.0, startup=2, cooldown=3)
 
@@ -85,3 +85,52 @@ def test_a_perfect_forecast_never_misses_after_the_first_start_up(
     service = Service(capacity=10.0, target=1.0, startup=startup, cooldown=3)
     ready = predictive(load, perfect_forecast(load), service)
     assert np.all(load[startup:] <= ready[startup:] * service.capacity + 1e-6)
+
+
+services = st.builds(
+    Service,
+    capacity=st.floats(0.5, 500),
+    target=st.floats(0.05, 1.0),
+    startup=st.integers(0, 12),
+    cooldown=st.just(1),
+    lookahead=st.integers(0, 11),
+    min_replicas=st.integers(0, 20),
+    max_replicas=st.integers(20, 400),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    services,
+    st.floats(0, 1e6),
+    st.lists(st.floats(0, 1e6), min_size=12, max_size=12) | st.none(),
+)
+def test_recommend_stays_within_bounds_and_never_below_reactive(
+    service: Service, observed: float, forecast: list[float] | None
+) -> None:
+    ahead = None if forecast is None else np.asarray(forecast)
+    replicas = recommend(observed, ahead, service)
+    assert service.min_replicas <= replicas <= service.max_replicas
+    assert replicas >= recommend(observed, None, service) == service.wanted(observed)
+
+
+def test_recommend_provisions_for_every_forecast_minute_until_replicas_are_ready() -> None:
+    service = Service(capacity=10.0, target=1.0, startup=3, lookahead=1, max_replicas=50)
+    forecast = np.zeros(12)
+    forecast[4] = 55.0  # the forecast's minutes 0 .. startup + lookahead count
+    assert recommend(10.0, forecast, service) == 6
+    forecast[4], forecast[5] = 0.0, 300.0  # past startup + lookahead: not counted
+    assert recommend(10.0, forecast, service) == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0, 300), min_size=2, max_size=30))
+def test_the_replay_asks_each_minute_for_what_recommend_says(values: list[float]) -> None:
+    """Without start-up or cool-down the replay's replicas are recommend() of the minute
+    before and its forecast."""
+    load = np.asarray(values)
+    forecast = np.tile(load[::-1][:1], (len(load), 12)) + np.arange(12)
+    service = Service(capacity=9.0, startup=0, cooldown=1, max_replicas=500)
+    ready = predictive(load, forecast, service)
+    for t in range(1, len(load)):
+        assert ready[t] == recommend(float(load[t - 1]), forecast[t], service)

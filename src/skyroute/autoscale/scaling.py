@@ -58,6 +58,24 @@ class Score:
         return asdict(self)
 
 
+def recommend(observed: float, forecast: Array | None, service: Service) -> int:
+    """Replicas to ask for now, from the last observed minute's load and, when there is one,
+    the forecast made from the minutes up to it (calls per minute for the 12 minutes after it,
+    shape [12]).
+
+    The one rule both the replay and the server's recommendation use: reactive wants enough
+    replicas for ``observed``; predictive also wants enough for every forecast minute until
+    replicas asked for now are ready (``startup``, plus ``lookahead`` more), and never fewer
+    than reactive. Always within [min_replicas, max_replicas].
+    """
+    want = service.wanted(observed)
+    if forecast is not None:
+        ahead = forecast[: service.startup + service.lookahead + 1]
+        if ahead.size:
+            want = max(want, service.wanted(float(ahead.max())))
+    return want
+
+
 def reactive(load: Array, service: Service) -> NDArray[np.int64]:
     """Ready replicas per minute under reactive scaling."""
     return _scale(load, None, service)
@@ -81,12 +99,9 @@ def _scale(load: Array, forecast: Array | None, service: Service) -> NDArray[np.
     for t in range(minutes):
         current += int(arriving[t])
         seen = load[t - 1] if t > 0 else load[0]
-        want = service.wanted(seen)
-        cooldown = service.cooldown
-        if forecast is not None:
-            ahead = forecast[t, : service.startup + service.lookahead + 1]
-            want = max(want, service.wanted(float(ahead.max())))
-            cooldown = 1  # the forecast through readiness stands in for the cool-down
+        want = recommend(float(seen), None if forecast is None else forecast[t], service)
+        # The forecast through readiness stands in for the cool-down.
+        cooldown = service.cooldown if forecast is None else 1
         recent = [*recent[-(cooldown - 1) :], want] if cooldown > 1 else [want]
         if want > requested:
             if service.startup == 0:

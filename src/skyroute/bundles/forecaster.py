@@ -23,6 +23,7 @@ from skyroute.bundles.verify import read_bundle
 from skyroute.errors import ConfigError
 
 if TYPE_CHECKING:
+    from skyroute.bundles.manifest import Manifest
     from skyroute.bundles.predict import Predictor
 
 #: Minutes ahead a forecaster predicts: calls per minute at t+1 .. t+HORIZON.
@@ -43,20 +44,14 @@ class Forecaster:
         """Read, verify and load the bundle folder at ``path``; refuse other kinds, and the
         one-step ``forecast.load`` bundles written before the 12-minute horizon."""
         bundle = read_bundle(Path(path))
-        manifest = bundle.manifest
-        if manifest.kind != KIND:
-            raise BundleError(
-                f"{manifest.name} {manifest.version} is a {manifest.kind} bundle, not {KIND}",
-                "pass the forecast/ bundle written by `skyroute train hierarchy`",
-            )
-        steps = manifest.outputs[-1].shape[-1]
-        if steps != HORIZON:
-            raise BundleError(
-                f"{manifest.name} {manifest.version} forecasts {steps} minute(s) ahead; "
-                f"the forecaster API gives {HORIZON}",
-                "retrain it with `skyroute train hierarchy`, which writes 12-step forecasters",
-            )
-        predictor = bundle.predictor()
+        _check_manifest(bundle.manifest)  # before loading: a wrong kind is refused cheaply
+        return cls.from_loaded(bundle.manifest, bundle.predictor())
+
+    @classmethod
+    def from_loaded(cls, manifest: Manifest, predictor: Predictor) -> Forecaster:
+        """A forecaster over a bundle already read and loaded (the server's model cache), with
+        the same checks as :meth:`from_bundle`."""
+        _check_manifest(manifest)
         window = predictor.n_features or manifest.inputs[0].shape[-1]
         if window < 1:
             raise BundleError(
@@ -99,6 +94,21 @@ class Forecaster:
                 "the forecaster returned NaN or infinity", "retrain it; check its training loss"
             )
         return np.maximum(out, 0.0)
+
+
+def _check_manifest(manifest: Manifest) -> None:
+    if manifest.kind != KIND:
+        raise BundleError(
+            f"{manifest.name} {manifest.version} is a {manifest.kind} bundle, not {KIND}",
+            "pass the forecast/ bundle written by `skyroute train hierarchy`",
+        )
+    steps = manifest.outputs[-1].shape[-1]
+    if steps != HORIZON:
+        raise BundleError(
+            f"{manifest.name} {manifest.version} forecasts {steps} minute(s) ahead; "
+            f"the forecaster API gives {HORIZON}",
+            "retrain it with `skyroute train hierarchy`, which writes 12-step forecasters",
+        )
 
 
 def _as_array(values: ArrayLike) -> NDArray[np.float64]:

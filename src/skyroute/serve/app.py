@@ -74,6 +74,7 @@ def create_app(
         actuals,
         actuals_series,
         admin,
+        autoscale,
         decide,
         drift,
         engines,
@@ -100,13 +101,15 @@ def create_app(
     tracing.instrument_storage(db)  # after the migrations: their statements are not traced
     offered = active_engines(settings, _inspect_with(settings))
     sessions = session_factory(db)
+    metrics = Metrics.create()
+    metrics.recommended_replicas.bind(sessions)
     state = AppState(
         engines=offered,
         settings=settings,
         db=db,
         sessions=sessions,
         world_build=WorldBuild(),
-        metrics=Metrics.create(),
+        metrics=metrics,
         keys=TenantKeys(sessions, ttl=settings.key_cache_seconds),
         tracing=tracing,
     )
@@ -150,7 +153,7 @@ def create_app(
     # The hot routes first: FastAPI tries routes in order (paths here never overlap).
     routers = (
         decide, health, admin, models, engines, route, gapfill, spot, actuals, actuals_series,
-        drift, live, predictions, recent,
+        drift, live, predictions, recent, autoscale,
     )  # fmt: skip
     for router in (module.router for module in routers):
         app.include_router(router)

@@ -24,6 +24,8 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from skyroute.serve.recommendation_gauge import RecommendationGauge
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -49,13 +51,18 @@ class Metrics:
     actuals: Counter
     realised_cost: Counter
     realised_carbon: Counter
+    #: Read from the database at each scrape, in every mode (serve/recommendation_gauge.py).
+    recommended_replicas: RecommendationGauge
 
     @classmethod
     def create(cls) -> Metrics:
         """A private registry per app, so several apps (tests, workers) never share counters."""
         registry = CollectorRegistry()
+        recommended = RecommendationGauge()
+        registry.register(recommended)
         return cls(
             registry=registry,
+            recommended_replicas=recommended,
             request_seconds=Histogram(
                 "skyroute_http_request_seconds",
                 "HTTP request latency by route template",
@@ -172,6 +179,7 @@ class Metrics:
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(self.recommended_replicas)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 

@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     drift_check_interval_s: float = Field(
         5.0, gt=0, validation_alias=_var("DRIFT_CHECK_INTERVAL_SECONDS")
     )
+    # --- Autoscale recommendations (docs/deploy.md, "Serving the recommendation") ----------
+    #: Series a tenant may name: each is one ``skyroute_recommended_replicas`` label set.
+    autoscale_max_series: int = Field(
+        50, ge=1, le=10_000, validation_alias=_var("SKYROUTE_AUTOSCALE_MAX_SERIES")
+    )
 
     # --- Tracing (issue 14): OpenTelemetry spans over OTLP/HTTP, off without an endpoint ----
     #: The collector's base URL (``/v1/traces`` is appended), as every OpenTelemetry SDK reads it.

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -317,3 +318,52 @@ class PurposeEngineSelection(Base):
     engine_id: Mapped[str] = mapped_column(String(100))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
     selected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AutoscaleSeries(Base):
+    """A tenant's named service whose replicas the server recommends (serve/autoscale_store.py).
+
+    The ``last_*`` columns hold the newest recommendation computed, which the
+    ``skyroute_recommended_replicas`` gauge reports (serve/recommendation_gauge.py).
+    """
+
+    __tablename__ = "autoscale_series"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    capacity_per_replica: Mapped[float] = mapped_column(Float)
+    target: Mapped[float] = mapped_column(Float)
+    startup_minutes: Mapped[int] = mapped_column(Integer)
+    lookahead_minutes: Mapped[int] = mapped_column(Integer)
+    min_replicas: Mapped[int] = mapped_column(Integer)
+    max_replicas: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_replicas: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The newest load minute the last recommendation read (None: none posted then).
+    last_observed_minute: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    last_computed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class AutoscaleLoad(Base):
+    """Calls in one minute of a series, as the tenant posted it (one row per minute)."""
+
+    __tablename__ = "autoscale_load"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "series"],
+            ["autoscale_series.tenant_id", "autoscale_series.name"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    series: Mapped[str] = mapped_column(String(63), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    calls: Mapped[float] = mapped_column(Float)
