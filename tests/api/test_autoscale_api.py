@@ -90,10 +90,9 @@ def test_a_series_is_created_read_replaced_listed_and_deleted(tenant_a: TenantCl
     created = put_series(tenant_a, "web")
     assert created.status_code == 201, created.text
     body = created.json()
-    assert body["metric"] == {
-        "name": "skyroute_recommended_replicas",
-        "labels": {"tenant": tenant_a.tenant_id, "series": "web"},
-    }
+    assert body["metric"]["name"] == "skyroute_recommended_replicas"
+    assert list(body["metric"]["labels"]) == ["series_id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", body["metric"]["labels"]["series_id"])
     assert body["last_replicas"] is None and body["startup_minutes"] == 3
     defaults: Any = tenant_a.put(f"{BASE}/api", json={"capacity_per_replica": 5})
     assert defaults.status_code == 201
@@ -319,12 +318,9 @@ def test_tenant_b_cannot_read_change_or_list_tenant_as_series(
 
 
 def _gauge(
-    text: str, tenant: str, series: str, metric: str = "skyroute_recommended_replicas"
+    text: str, series_id: str, metric: str = "skyroute_recommended_replicas"
 ) -> float | None:
-    pattern = (
-        "^" + metric + r'\{series="' + re.escape(series) + r'",tenant="' + re.escape(tenant)
-        + r'"\} (\S+)$'
-    )  # fmt: skip
+    pattern = "^" + metric + r'\{series_id="' + re.escape(series_id) + r'"\} (\S+)$'
     found = re.search(pattern, text, re.M)
     return float(found.group(1)) if found else None
 
@@ -332,20 +328,25 @@ def _gauge(
 def test_the_gauge_reports_each_series_newest_recommendation(
     client: TestClient, tenant_a: TenantClient, tenant_b: TenantClient
 ) -> None:
-    put_series(tenant_a, "web")
-    put_series(tenant_b, "web")
-    assert _gauge(client.get("/metrics").text, tenant_a.tenant_id, "web") is None
+    mine = put_series(tenant_a, "web").json()["metric"]["labels"]["series_id"]
+    theirs = put_series(tenant_b, "web").json()["metric"]["labels"]["series_id"]
+    assert mine != theirs
+    assert _gauge(client.get("/metrics").text, mine) is None
     post_load(tenant_a, "web", minutes([95.0]))
     post_load(tenant_b, "web", minutes([15.0]))
     text = client.get("/metrics").text
-    assert _gauge(text, tenant_a.tenant_id, "web") == 10.0
-    assert _gauge(text, tenant_b.tenant_id, "web") == 2.0
+    assert _gauge(text, mine) == 10.0
+    assert _gauge(text, theirs) == 2.0
     observed = "skyroute_recommended_replicas_observed_timestamp_seconds"
-    assert _gauge(text, tenant_a.tenant_id, "web", observed) == START.timestamp()
-    put_series(tenant_a, "web", capacity_per_replica=5.0)  # a new service: 95 / 2.5 -> 38
+    assert _gauge(text, mine, observed) == START.timestamp()
+    # /metrics is not authenticated: it names no tenant and no series, only random ids
+    assert tenant_a.tenant_id not in text and tenant_b.tenant_id not in text
+    assert 'series="' not in text and "tenant=" not in text
+    replaced = put_series(tenant_a, "web", capacity_per_replica=5.0)  # 95 / 2.5 -> 38
+    assert replaced.json()["metric"]["labels"]["series_id"] == mine  # kept on replace
     recommendation(tenant_a, "web")
-    assert _gauge(client.get("/metrics").text, tenant_a.tenant_id, "web") == 38.0
+    assert _gauge(client.get("/metrics").text, mine) == 38.0
     tenant_a.delete(f"{BASE}/web")
     text = client.get("/metrics").text
-    assert _gauge(text, tenant_a.tenant_id, "web") is None  # gone with the series
-    assert _gauge(text, tenant_b.tenant_id, "web") == 2.0
+    assert _gauge(text, mine) is None  # gone with the series
+    assert _gauge(text, theirs) == 2.0

@@ -83,7 +83,7 @@ def test_two_workers_report_the_sum_of_their_counts(tmp_path: Path) -> None:
             assert {engine for engine, _ in decisions} == {"greedy"}
             # The recommendation, computed by one worker, is what every worker reports.
             assert re.search(
-                r'^skyroute_recommended_replicas\{series="web",.*\} 10\.0$', text, re.M
+                r'^skyroute_recommended_replicas\{series_id="\w+"\} 10\.0$', text, re.M
             )
     finally:
         process.terminate()

@@ -9,6 +9,7 @@ per tenant.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -95,7 +96,9 @@ def put_series(
                 "DELETE a series you no longer scale, or ask the operator to raise "
                 "SKYROUTE_AUTOSCALE_MAX_SERIES",
             )
-        row = AutoscaleSeries(tenant_id=tenant_id, name=name, created_at=moment)
+        row = AutoscaleSeries(
+            tenant_id=tenant_id, name=name, metric_id=uuid.uuid4().hex, created_at=moment
+        )
         session.add(row)
     for field, value in body.model_dump().items():
         setattr(row, field, value)

@@ -9,7 +9,9 @@ fresh one; and prometheus_client's multiprocess mode cannot remove a deleted ser
 ("not implemented in multi-process mode"). One indexed query per scrape, over at most
 ``SKYROUTE_AUTOSCALE_MAX_SERIES`` rows per tenant.
 
-Labels: ``tenant`` (the tenant id) and ``series`` (the series name), bounded by that limit.
+One label, ``series_id``: the series' random ``metric_id`` (its API answers carry it), never the
+tenant id or the series name -- ``/metrics`` is not authenticated, and a tenant must not learn
+from it which other tenants exist or what they scale. Bounded by that limit.
 A scrape during a database outage reports no samples (the HPA then keeps its replicas) and
 logs why.
 """
@@ -31,7 +33,7 @@ log = logging.getLogger(__name__)
 
 NAME = "skyroute_recommended_replicas"
 OBSERVED_NAME = "skyroute_recommended_replicas_observed_timestamp_seconds"
-LABELS = ("tenant", "series")
+LABELS = ("series_id",)
 
 
 class RecommendationGauge:
@@ -54,29 +56,28 @@ class RecommendationGauge:
             "Unix time of the newest load minute that recommendation read (stale when old)",
             labels=LABELS,
         )
-        for tenant, series, value, minute in self._rows():
-            replicas.add_metric([tenant, series], float(value))
+        for series_id, value, minute in self._rows():
+            replicas.add_metric([series_id], float(value))
             if minute is not None:
-                observed.add_metric([tenant, series], utc(minute).timestamp())
+                observed.add_metric([series_id], utc(minute).timestamp())
         yield replicas
         yield observed
 
-    def _rows(self) -> list[tuple[str, str, int, datetime | None]]:
+    def _rows(self) -> list[tuple[str, int, datetime | None]]:
         if self._sessions is None:
             return []
         try:
             with self._sessions() as session:
                 rows = session.execute(
                     select(
-                        AutoscaleSeries.tenant_id,
-                        AutoscaleSeries.name,
+                        AutoscaleSeries.metric_id,
                         AutoscaleSeries.last_replicas,
                         AutoscaleSeries.last_observed_minute,
                     )
                     .where(AutoscaleSeries.last_replicas.is_not(None))
-                    .order_by(AutoscaleSeries.tenant_id, AutoscaleSeries.name)
+                    .order_by(AutoscaleSeries.metric_id)
                 ).all()
         except Exception as exc:  # a scrape must not fail: report no samples, say why
             log.warning("recommended replicas not read for /metrics: %s", exc)
             return []
-        return [(str(t), str(n), int(r), m) for t, n, r, m in rows if r is not None]
+        return [(str(i), int(r), m) for i, r, m in rows if r is not None]

@@ -333,6 +333,8 @@ class AutoscaleSeries(Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    #: The series' label on /metrics: random, so a scrape names no tenant and no series.
+    metric_id: Mapped[str] = mapped_column(String(32), unique=True)
     capacity_per_replica: Mapped[float] = mapped_column(Float)
     target: Mapped[float] = mapped_column(Float)
     startup_minutes: Mapped[int] = mapped_column(Integer)

@@ -43,7 +43,7 @@ def _series_out(row: AutoscaleSeries) -> dict[str, Any]:
         "created_at": utc(row.created_at).isoformat(),
         "updated_at": utc(row.updated_at).isoformat(),
         "last_replicas": row.last_replicas,
-        "metric": {"name": NAME, "labels": {"tenant": row.tenant_id, "series": row.name}},
+        "metric": {"name": NAME, "labels": {"series_id": row.metric_id}},
     }
 
 

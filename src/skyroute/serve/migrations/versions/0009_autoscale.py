@@ -26,6 +26,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("name", sa.String(63), primary_key=True),
+        sa.Column("metric_id", sa.String(32), nullable=False, unique=True),
         sa.Column("capacity_per_replica", sa.Float(), nullable=False),
         sa.Column("target", sa.Float(), nullable=False),
         sa.Column("startup_minutes", sa.Integer(), nullable=False),
