@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -47,6 +49,23 @@ def make_tenant(client: TestClient, name: str) -> TenantClient:
     assert response.status_code == 201, response.text
     body = response.json()
     return TenantClient(client, body["tenant_id"], body["api_key"])
+
+
+def upload_and_activate(
+    tenant: TenantClient, archive: Path, model_id: str, version: str = "1"
+) -> None:
+    """Upload the bundle zip ``archive`` as ``model_id`` ``version`` and make it the active one."""
+    with archive.open("rb") as handle:
+        uploaded: Any = tenant.post(
+            "/api/v1/ml/models/upload",
+            data={"name": model_id, "version": version},
+            files={"file": (archive.name, handle, "application/zip")},
+        )
+    assert uploaded.status_code == 201, uploaded.text
+    activated: Any = tenant.post(
+        "/api/v1/ml/models/activate", json={"model_id": model_id, "version": version}
+    )
+    assert activated.status_code == 200, activated.text
 
 
 def decide_body(**function: object) -> dict[str, object]:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from apiclient import TenantClient
+from apiclient import TenantClient, upload_and_activate
 from bundlemaker import mlp_bundle
 from skyroute.autoscale.scaling import Service, recommend
 from skyroute.bundles import pack_bundle
@@ -50,18 +50,7 @@ def forecast_bundle(tmp_path: Path, n_out: int = HORIZON, name: str = "fc") -> P
 
 
 def activate_forecaster(tenant: TenantClient, folder: Path, model_id: str = "load") -> None:
-    archive = pack_bundle(folder, folder.with_suffix(".zip"))
-    with archive.open("rb") as handle:
-        uploaded: Any = tenant.post(
-            "/api/v1/ml/models/upload",
-            data={"name": model_id, "version": "1"},
-            files={"file": (archive.name, handle, "application/zip")},
-        )
-    assert uploaded.status_code == 201, uploaded.text
-    activated: Any = tenant.post(
-        "/api/v1/ml/models/activate", json={"model_id": model_id, "version": "1"}
-    )
-    assert activated.status_code == 200, activated.text
+    upload_and_activate(tenant, pack_bundle(folder, folder.with_suffix(".zip")), model_id)
 
 
 def put_series(tenant: TenantClient, name: str, **service: Any) -> Any:

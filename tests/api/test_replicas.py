@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, delete
 
-from apiclient import TenantClient, make_tenant
+from apiclient import TenantClient, make_tenant, upload_and_activate
 from bundlemaker import memory_router_bundle
 from skyroute.bundles import pack_bundle
 from skyroute.serve.app import create_app
@@ -54,15 +54,7 @@ def _as(client: TestClient, tenant: TenantClient) -> TenantClient:
 def _upload(tenant: TenantClient, tmp_path: Path, threshold: float) -> None:
     folder = tmp_path / f"router-{threshold}"
     archive = pack_bundle(memory_router_bundle(folder, threshold), tmp_path / f"{threshold}.zip")
-    with archive.open("rb") as handle:
-        up: Any = tenant.post(
-            "/api/v1/ml/models/upload",
-            data={"name": "router", "version": "1"},
-            files={"file": (archive.name, handle, "application/zip")},
-        )
-    assert up.status_code == 201, up.text
-    on: Any = tenant.post("/api/v1/ml/models/activate", json={"model_id": "router", "version": "1"})
-    assert on.status_code == 200, on.text
+    upload_and_activate(tenant, archive, "router")
 
 
 def _route(tenant: TenantClient) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from apiclient import TenantClient
+from apiclient import TenantClient, upload_and_activate
 from bundlemaker import memory_router_bundle
 from skyroute.bundles import pack_bundle
 from skyroute.bundles.router_request import FEATURES, features_for
@@ -24,17 +24,7 @@ SEED = {
 @pytest.fixture
 def routed(tenant_a: TenantClient, tmp_path: Path) -> TenantClient:
     archive = pack_bundle(memory_router_bundle(tmp_path / "router"), tmp_path / "router.zip")
-    with archive.open("rb") as handle:
-        up: Any = tenant_a.post(
-            "/api/v1/ml/models/upload",
-            data={"name": "router", "version": "1"},
-            files={"file": (archive.name, handle, "application/zip")},
-        )
-    assert up.status_code == 201, up.text
-    on: Any = tenant_a.post(
-        "/api/v1/ml/models/activate", json={"model_id": "router", "version": "1"}
-    )
-    assert on.status_code == 200, on.text
+    upload_and_activate(tenant_a, archive, "router")
     return tenant_a
 
 

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from sqlalchemy import text
 
-from apiclient import ADMIN_TOKEN, TenantClient, decide_body, make_tenant
+from apiclient import ADMIN_TOKEN, TenantClient, decide_body, make_tenant, upload_and_activate
 from bundlemaker import memory_router_bundle, mlp_bundle
 from otlpreceiver import Received, otlp_receiver
 from skyroute.bundles import pack_bundle
@@ -50,18 +50,7 @@ def traced(settings: Settings, spans: InMemorySpanExporter) -> Iterator[TestClie
 
 
 def _upload(tenant: TenantClient, folder: Path, model_id: str) -> None:
-    archive = pack_bundle(folder, folder.with_suffix(".zip"))
-    with archive.open("rb") as handle:
-        response: Any = tenant.post(
-            "/api/v1/ml/models/upload",
-            data={"name": model_id, "version": "1"},
-            files={"file": (archive.name, handle, "application/zip")},
-        )
-    assert response.status_code == 201, response.text
-    activated: Any = tenant.post(
-        "/api/v1/ml/models/activate", json={"model_id": model_id, "version": "1"}
-    )
-    assert activated.status_code == 200, activated.text
+    upload_and_activate(tenant, pack_bundle(folder, folder.with_suffix(".zip")), model_id)
 
 
 def _hierarchy(tenant: TenantClient, tmp_path: Path) -> None:

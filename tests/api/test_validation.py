@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from apiclient import TenantClient, decide_body
+from apiclient import TenantClient, decide_body, upload_and_activate
 from skyroute.bundles import pack_bundle, write_bundle
 from skyroute.serve.settings import Settings
 
@@ -154,18 +154,7 @@ def router_zip(tmp_path: Path, name: str, bias: list[float]) -> Path:
 def route_with(
     tenant: TenantClient, archive: Path, before: Callable[[], None] = lambda: None
 ) -> Any:
-    name = "router"
-    with archive.open("rb") as handle:
-        uploaded: Any = tenant.post(
-            "/api/v1/ml/models/upload",
-            data={"name": name, "version": "1"},
-            files={"file": (archive.name, handle, "application/zip")},
-        )
-    assert uploaded.status_code == 201, uploaded.text
-    activated: Any = tenant.post(
-        "/api/v1/ml/models/activate", json={"model_id": name, "version": "1"}
-    )
-    assert activated.status_code == 200, activated.text
+    upload_and_activate(tenant, archive, "router")
     before()
     return tenant.post("/api/v1/ml/route", json={"features": dict.fromkeys(FEATURES, 0.5)})
 
