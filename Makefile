@@ -27,7 +27,7 @@ test: install system-deps  ## lint, type-check and the whole test suite
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -n 2 tests
+	$(VENV)/bin/pytest -n 2 --durations=15 tests
 
 bench: install  ## measured figures for docs/benchmarks.md
 	taskset -c 0 $(PY) benchmarks/bench_simulator.py
