@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from skyroute.bundles.forecaster import HORIZON
 from skyroute.fields import Moment, Strict
 
-#: A series name: what the URL and the gauge's ``series`` label carry. Also a valid Kubernetes
-#: label value, so an HPA's metric selector can name it.
+#: A series name, as the URL carries it: a valid Kubernetes label value, so it can also name the
+#: workload's own objects (the gauge's label is the series' random ``metric_id``, not its name).
 SERIES_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$"
 SeriesName = Annotated[
     str,
