@@ -177,3 +177,14 @@ def memory_router_bundle(out: Path, threshold: float = 0.5) -> Path:
         params={"threshold": threshold, "feature_set": FEATURE_SET}, **_io(len(FEATURES), 2),
     )  # fmt: skip
     return out
+
+
+#: The seed's raw router request (what the Lambda handler and ``/route`` take): a lightweight
+#: API with a small payload at medium load in business hours.
+SEED_REQUEST = {
+    "workload_type": "lightweight_api",
+    "payload_size_kb": 10,
+    "time_window": "business_hours",
+    "load_pattern": "medium",
+    "timestamp": "2026-11-29T14:30:00Z",
+}

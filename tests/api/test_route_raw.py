@@ -8,17 +8,10 @@ from typing import Any
 import pytest
 
 from apiclient import TenantClient, upload_and_activate
+from bundlemaker import SEED_REQUEST as SEED
 from bundlemaker import memory_router_bundle
 from skyroute.bundles import pack_bundle
 from skyroute.bundles.router_request import FEATURES, features_for
-
-SEED = {
-    "workload_type": "lightweight_api",
-    "payload_size_kb": 10,
-    "time_window": "business_hours",
-    "load_pattern": "medium",
-    "timestamp": "2026-11-29T14:30:00Z",
-}
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bundlemaker import SEED_REQUEST as SEED
 from bundlemaker import memory_router_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +30,6 @@ sys.path.insert(0, str(LAMBDA))
 import handler  # noqa: E402
 import lambda_zip as package  # noqa: E402
 import router_model  # noqa: E402
-
-SEED = {
-    "workload_type": "lightweight_api",
-    "payload_size_kb": 10,
-    "time_window": "business_hours",
-    "load_pattern": "medium",
-    "timestamp": "2026-11-29T14:30:00Z",
-}
 
 
 @pytest.fixture

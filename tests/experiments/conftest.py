@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from apiclient import ADMIN_TOKEN, LiveServer
+from pgtemp import fresh_database
 from skyroute.serve.app import create_app
 from skyroute.serve.settings import Settings
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PUSHGATEWAY = Path("/usr/bin/prometheus-pushgateway")
 START_TIMEOUT_S = 120.0
 
@@ -83,14 +82,8 @@ def _start(
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database (SQLAlchemy URL with psycopg 3), dropped after the test."""
-    name = f"mlflow_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with fresh_database("mlflow") as name:
         yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

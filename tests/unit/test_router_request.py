@@ -13,16 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bundlemaker import SEED_REQUEST as SEED
 from skyroute.bundles import router_request as rr
 
 DATA = Path(rr.__file__).parents[1] / "world" / "catalog" / "data"
-SEED = {
-    "workload_type": "lightweight_api",
-    "payload_size_kb": 10,
-    "time_window": "business_hours",
-    "load_pattern": "medium",
-    "timestamp": "2026-11-29T14:30:00Z",
-}
 
 timestamps = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
